@@ -1,0 +1,5 @@
+"""Run the command line with ``python -m citysmart``."""
+
+from citysmart.cli import main
+
+main()

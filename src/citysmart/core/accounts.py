@@ -1,0 +1,141 @@
+"""Users, their roles, passwords and API tokens."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from citysmart.core import audit, roles
+from citysmart.core.models import ApiToken, User
+from citysmart.core.security import digest_secret, hash_password, new_secret, verify_password
+from citysmart.core.time import utcnow
+
+_USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{1,63}$")
+
+
+class AccountError(ValueError):
+    """An account request that cannot be carried out, saying why."""
+
+
+def create_user(
+    session: Session,
+    username: str,
+    role: str,
+    password: str | None = None,
+    actor: str = "cli",
+    display_name: str | None = None,
+) -> User:
+    """Create a user with a role and, optionally, a password."""
+    if not _USERNAME.match(username):
+        raise AccountError(
+            f"user name {username!r}: 2-64 letters, digits, '_', '.' or '-', starting with one "
+            "letter or digit"
+        )
+    if role not in roles.known_roles():
+        raise AccountError(f"unknown role {role!r} (one of {', '.join(roles.known_roles())})")
+    if session.scalars(select(User).where(User.username == username)).first():
+        raise AccountError(f"user {username!r} already exists")
+    user = User(
+        username=username,
+        role=role,
+        password_hash=hash_password(password) if password else None,
+        display_name=display_name,
+        is_active=True,
+    )
+    session.add(user)
+    session.flush()
+    audit.record(session, actor, "user.created", username, role=role)
+    return user
+
+
+def get_user(session: Session, username: str) -> User:
+    """Return a user by name or raise AccountError."""
+    user = session.scalars(select(User).where(User.username == username)).first()
+    if user is None:
+        raise AccountError(f"no user {username!r}")
+    return user
+
+
+def set_role(session: Session, username: str, role: str, actor: str = "cli") -> User:
+    """Change a user's role (audited)."""
+    if role not in roles.known_roles():
+        raise AccountError(f"unknown role {role!r} (one of {', '.join(roles.known_roles())})")
+    user = get_user(session, username)
+    old = user.role
+    user.role = role
+    audit.record(session, actor, "user.role_changed", username, old=old, new=role)
+    return user
+
+
+def set_password(session: Session, username: str, password: str, actor: str = "cli") -> None:
+    """Set a user's password (audited)."""
+    user = get_user(session, username)
+    try:
+        user.password_hash = hash_password(password)
+    except ValueError as exc:
+        raise AccountError(str(exc)) from exc
+    audit.record(session, actor, "user.password_set", username)
+
+
+def authenticate_password(
+    session: Session, username: str, password: str, ip: str | None = None
+) -> User | None:
+    """Check a sign-in; record success or failure in the audit log."""
+    user = session.scalars(select(User).where(User.username == username)).first()
+    ok = verify_password(user.password_hash if user else None, password)
+    if user is None or not ok or not user.is_active:
+        audit.record(session, username[:128], "auth.sign_in_failed", username[:256], ip)
+        return None
+    audit.record(session, username, "auth.sign_in", username, ip)
+    return user
+
+
+def issue_token(
+    session: Session, username: str, days: int = 90, actor: str = "cli"
+) -> tuple[str, ApiToken]:
+    """Create an API bearer token for a user; return the secret (shown once) and its row."""
+    if days < 1:
+        raise AccountError("a token must live at least one day")
+    user = get_user(session, username)
+    secret, digest, prefix = new_secret("cst")
+    token = ApiToken(
+        user_id=user.id,
+        token_hash=digest,
+        prefix=prefix,
+        created_at=utcnow(),
+        expires_at=utcnow() + dt.timedelta(days=days),
+    )
+    session.add(token)
+    audit.record(session, actor, "token.created", username, prefix=prefix, days=days)
+    return secret, token
+
+
+def revoke_tokens(session: Session, username: str, actor: str = "cli") -> int:
+    """Revoke every live token of a user; return how many."""
+    user = get_user(session, username)
+    now = utcnow()
+    tokens = session.scalars(
+        select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+    ).all()
+    for token in tokens:
+        token.revoked_at = now
+    audit.record(session, actor, "token.revoked", username, count=len(tokens))
+    return len(tokens)
+
+
+def user_for_token(session: Session, secret: str) -> User | None:
+    """Return the active user a live token belongs to, or None."""
+    token = session.scalars(
+        select(ApiToken).where(ApiToken.token_hash == digest_secret(secret))
+    ).first()
+    now = utcnow()
+    if token is None or token.revoked_at is not None or token.expires_at <= now:
+        return None
+    user = session.get(User, token.user_id)
+    if user is None or not user.is_active:
+        return None
+    token.last_used_at = now
+    return user

@@ -1,0 +1,64 @@
+"""The service contract: each service package exports one ``SERVICE`` manifest."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import pkgutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import APIRouter
+
+logger = logging.getLogger(__name__)
+SERVICES_PACKAGE = "citysmart.services"
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A scheduled piece of work a worker runs (one instance at a time across workers)."""
+
+    name: str
+    run: Callable[[Any], None]
+    every_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """A page a service adds to the portal's navigation."""
+
+    path: str
+    title: str
+    title_ko: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceManifest:
+    """What a service brings: its name, routes, jobs, entity types, pages and roles."""
+
+    name: str
+    title: str
+    router: APIRouter | None = None
+    jobs: tuple[Job, ...] = ()
+    entity_types: tuple[str, ...] = ()
+    pages: tuple[Page, ...] = ()
+    roles: dict[str, set[str]] = field(default_factory=dict)
+    description: str = ""
+
+
+def discover_services(enabled: set[str] | None = None) -> list[ServiceManifest]:
+    """Import every package under ``citysmart.services`` and collect its ``SERVICE``."""
+    package = importlib.import_module(SERVICES_PACKAGE)
+    manifests = []
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name):
+        if not info.ispkg or (enabled is not None and info.name not in enabled):
+            continue
+        module = importlib.import_module(f"{SERVICES_PACKAGE}.{info.name}")
+        manifest = getattr(module, "SERVICE", None)
+        if not isinstance(manifest, ServiceManifest):
+            raise TypeError(f"{module.__name__} must export SERVICE = ServiceManifest(...)")
+        if manifest.name != info.name:
+            raise ValueError(f"{module.__name__}.SERVICE is named {manifest.name!r}, not {info.name!r}")
+        manifests.append(manifest)
+    return manifests

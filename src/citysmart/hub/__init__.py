@@ -1,0 +1,1 @@
+"""The big-data hub: entities, devices, observations, ingest and queries."""

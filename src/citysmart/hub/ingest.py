@@ -1,0 +1,253 @@
+"""One ingest path for HTTP, MQTT and CSV: validate, store once, record what failed."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection, Engine, bindparam, func, select, update
+
+from citysmart.core.events import EventBus, ReadingsStored
+from citysmart.core.security import digest_secret
+from citysmart.core.time import utcnow
+from citysmart.core.types import from_micros
+from citysmart.hub.models import DeadLetter, Device
+from citysmart.hub.senml import PackError, Reading, Rejection, parse_pack, resolve_pack
+from citysmart.hub.store import (
+    PartitionKeeper,
+    ReadingBatch,
+    insert_observations,
+    to_rows,
+    update_latest,
+)
+
+logger = logging.getLogger(__name__)
+MAX_DEAD_LETTER_PAYLOAD = 64 * 1024
+
+
+class DeviceRefused(Exception):
+    """The sender is not a device allowed to report: the pack is refused as a whole."""
+
+    def __init__(self, status: int, title: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.title, self.detail = status, title, detail
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceInfo:
+    """What ingest needs to know about a device."""
+
+    id: str
+    entity_id: str
+    status: str
+
+
+@dataclass(slots=True)
+class IngestResult:
+    """What happened to one pack."""
+
+    stored: int = 0
+    duplicates: int = 0
+    rejections: list[Rejection] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Message:
+    """One MQTT message, and after processing, its outcome."""
+
+    device_id: str
+    topic: str
+    payload: bytes
+    result: IngestResult | None = None
+    error: str | None = None
+
+
+class Ingestor:
+    """Validate readings and store them, announcing what was stored."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        events: EventBus | None = None,
+        max_skew_s: float = 300.0,
+        max_pack_bytes: int = 1024 * 1024,
+    ) -> None:
+        self.engine = engine
+        self.events = events or EventBus()
+        self.max_skew_s = max_skew_s
+        self.max_pack_bytes = max_pack_bytes
+        self.partitions = PartitionKeeper()
+
+    # -- HTTP ---------------------------------------------------------------------------
+    def device_for_key(self, key: str) -> DeviceInfo:
+        """Authenticate a device by its key; raise DeviceRefused when it may not report."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(Device.id, Device.entity_id, Device.status).where(
+                    Device.key_hash == digest_secret(key)
+                )
+            ).first()
+        if row is None:
+            raise DeviceRefused(401, "Unknown device key", "no device has this key")
+        if row.status != "active":
+            raise DeviceRefused(403, "Device revoked", f"device {row.id} is {row.status}")
+        return DeviceInfo(row.id, row.entity_id, row.status)
+
+    def ingest_pack(self, device: DeviceInfo, body: bytes) -> IngestResult:
+        """Store one SenML pack from an authenticated device (raises PackError as a whole)."""
+        if len(body) > self.max_pack_bytes:
+            raise PackError(
+                "Pack too large", f"the pack is {len(body)} bytes; the limit is {self.max_pack_bytes}"
+            )
+        records = parse_pack(body)
+        readings, rejections = resolve_pack(records, time.time(), self.max_skew_s)
+        result = IngestResult(rejections=rejections)
+        batch = ReadingBatch(device.entity_id, device.id, readings)
+        with self.engine.connect() as conn:
+            rows = to_rows(conn, [batch])
+            self.partitions.ensure(conn, rows)
+            with conn.begin():
+                result.stored = insert_observations(conn, rows)
+                update_latest(conn, rows)
+                _touch_devices(conn, {device.id: (len(rejections), _first_reason(rejections))})
+        result.duplicates = len(readings) - result.stored
+        self._announce([batch])
+        return result
+
+    # -- MQTT -----------------------------------------------------------------------------
+    def ingest_messages(self, messages: Sequence[Message]) -> None:
+        """Store a batch of MQTT messages in one transaction; bad ones become dead letters.
+
+        Raises only when the database fails, so that the caller retries and never
+        acknowledges a message whose readings were not committed.
+        """
+        now = time.time()
+        with self.engine.connect() as conn:
+            devices = _load_devices(conn, {m.device_id for m in messages})
+            batches: list[ReadingBatch] = []
+            dead: list[dict[str, object]] = []
+            stats: dict[str, tuple[int, str | None]] = {}
+            for message in messages:
+                batch = self._resolve_message(message, devices, now, dead, stats)
+                if batch is not None:
+                    batches.append(batch)
+            rows = to_rows(conn, batches)
+            self.partitions.ensure(conn, rows)
+            with conn.begin():
+                insert_observations(conn, rows)
+                update_latest(conn, rows)
+                if dead:
+                    conn.execute(DeadLetter.__table__.insert(), dead)
+                _touch_devices(conn, {d: s for d, s in stats.items() if d in devices})
+        self._announce(batches)
+
+    def _resolve_message(
+        self,
+        message: Message,
+        devices: dict[str, DeviceInfo],
+        now: float,
+        dead: list[dict[str, object]],
+        stats: dict[str, tuple[int, str | None]],
+    ) -> ReadingBatch | None:
+        def dead_letter(reason: str) -> None:
+            message.error = reason
+            payload = message.payload[:MAX_DEAD_LETTER_PAYLOAD].decode("utf-8", "replace")
+            dead.append(
+                {
+                    "received_at": utcnow(), "source": "mqtt", "device_id": message.device_id,
+                    "topic": message.topic, "payload": payload, "reason": reason,
+                }
+            )
+            errors, _ = stats.get(message.device_id, (0, None))
+            stats[message.device_id] = (errors + 1, reason)
+
+        device = devices.get(message.device_id)
+        if device is None:
+            dead_letter(f"unknown device {message.device_id!r}")
+            return None
+        if device.status != "active":
+            dead_letter(f"device {device.id} is {device.status}")
+            return None
+        if len(message.payload) > self.max_pack_bytes:
+            dead_letter(f"payload of {len(message.payload)} bytes is over {self.max_pack_bytes}")
+            return None
+        try:
+            records = parse_pack(message.payload)
+        except PackError as exc:
+            dead_letter(f"{exc.title}: {exc.detail}")
+            return None
+        readings, rejections = resolve_pack(records, now, self.max_skew_s)
+        message.result = IngestResult(rejections=rejections)
+        if rejections:
+            dead_letter("; ".join(f"record {r.index}: {r.reason}" for r in rejections[:20]))
+        else:
+            errors, reason = stats.get(device.id, (0, None))
+            stats[device.id] = (errors, reason)
+        return ReadingBatch(device.entity_id, device.id, readings) if readings else None
+
+    # -- CSV import and tools -------------------------------------------------------------
+    def store_readings(self, entity_id: str, device_id: str | None, readings: list[Reading]) -> int:
+        """Store already-validated readings (the CSV importer's path); return how many."""
+        batch = ReadingBatch(entity_id, device_id, readings)
+        with self.engine.connect() as conn:
+            rows = to_rows(conn, [batch])
+            self.partitions.ensure(conn, rows)
+            with conn.begin():
+                stored = insert_observations(conn, rows)
+                update_latest(conn, rows)
+        self._announce([batch])
+        return stored
+
+    def _announce(self, batches: Sequence[ReadingBatch]) -> None:
+        grouped: dict[str, list[Reading]] = defaultdict(list)
+        for batch in batches:
+            grouped[batch.entity_id].extend(batch.readings)
+        for entity_id, readings in grouped.items():
+            if readings:
+                self.events.publish(
+                    ReadingsStored(
+                        entity_id,
+                        frozenset(r.attribute for r in readings),
+                        from_micros(max(r.t_us for r in readings)),
+                        len(readings),
+                    )
+                )
+
+
+def _first_reason(rejections: list[Rejection]) -> str | None:
+    return f"record {rejections[0].index}: {rejections[0].reason}" if rejections else None
+
+
+def _load_devices(conn: Connection, device_ids: set[str]) -> dict[str, DeviceInfo]:
+    if not device_ids:
+        return {}
+    rows = conn.execute(
+        select(Device.id, Device.entity_id, Device.status).where(Device.id.in_(device_ids))
+    ).all()
+    conn.rollback()
+    return {r.id: DeviceInfo(r.id, r.entity_id, r.status) for r in rows}
+
+
+def _touch_devices(conn: Connection, stats: dict[str, tuple[int, str | None]]) -> None:
+    """Record when each device was last heard from and count its errors."""
+    if not stats:
+        return
+    now = utcnow()
+    table = Device.__table__
+    params = [
+        {"b_id": device_id, "b_errors": errors, "b_reason": reason, "b_now": now}
+        for device_id, (errors, reason) in sorted(stats.items())
+    ]
+    conn.execute(
+        update(table)
+        .where(table.c.id == bindparam("b_id"))
+        .values(
+            last_seen_at=bindparam("b_now"),
+            error_count=table.c.error_count + bindparam("b_errors"),
+            last_error=func.coalesce(bindparam("b_reason"), table.c.last_error),
+        ),
+        params,
+    )

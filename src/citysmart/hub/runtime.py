@@ -1,0 +1,90 @@
+"""The hub's moving parts in one process: store, ingestor, embedded broker, MQTT consumer."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from citysmart.core.config import Settings
+from citysmart.core.db import make_engine, make_sessionmaker
+from citysmart.core.events import EventBus
+from citysmart.core.migrate import upgrade
+from citysmart.hub.broker import EmbeddedBroker
+from citysmart.hub.ingest import Ingestor
+from citysmart.hub.mqtt import MqttIngest
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class HubRuntime:
+    """Everything the hub runs; ``start`` brings it up, ``stop`` takes it down."""
+
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    events: EventBus
+    ingestor: Ingestor
+    broker: EmbeddedBroker | None = None
+    consumer: MqttIngest | None = None
+    started: list[str] = field(default_factory=list)
+
+    @classmethod
+    def create(cls, settings: Settings, engine: Engine | None = None) -> HubRuntime:
+        """Build the runtime (nothing is started yet)."""
+        engine = engine or make_engine(settings.database_url)
+        events = EventBus()
+        ingestor = Ingestor(engine, events, settings.max_clock_skew_s, settings.max_pack_bytes)
+        return cls(settings, engine, make_sessionmaker(engine), events, ingestor)
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest migration."""
+        upgrade(self.engine)
+
+    def start_mqtt(self) -> None:
+        """Start the embedded broker (if no broker is configured) and the consumer."""
+        s = self.settings
+        if s.embedded_mqtt:
+            self.broker = EmbeddedBroker("127.0.0.1", s.embedded_mqtt_port)
+            self.broker.start()
+            logger.info("embedded MQTT broker on 127.0.0.1:%s", s.embedded_mqtt_port)
+        self.consumer = MqttIngest(
+            self.ingestor,
+            s.effective_mqtt_url,
+            s.mqtt_client_id,
+            s.mqtt_share_group,
+            # amqtt speaks MQTT 3.1.1 only; an external broker gets MQTT 5 and $share.
+            mqtt5=not s.embedded_mqtt,
+            session_expiry_s=s.mqtt_session_expiry_s,
+            batch_size=s.ingest_batch_size,
+            batch_wait_s=s.ingest_batch_wait_s,
+        )
+        self.consumer.start()
+
+    def stop(self) -> None:
+        """Stop the consumer, then the broker, then close the database pool."""
+        if self.consumer is not None:
+            self.consumer.stop()
+        if self.broker is not None:
+            self.broker.stop()
+        self.engine.dispose()
+
+    def health(self) -> dict[str, str]:
+        """Report the database and broker connection."""
+        status = {}
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            status["database"] = "ok"
+        except Exception as exc:
+            status["database"] = f"down: {exc.__class__.__name__}"
+        if self.consumer is None:
+            status["mqtt"] = "disabled"
+        elif self.consumer.connected.is_set():
+            status["mqtt"] = "ok"
+        else:
+            status["mqtt"] = f"down: {self.consumer.last_error or 'connecting'}"
+        return status

@@ -1,0 +1,101 @@
+"""Portal pages: home, sign-in and sign-out, the hub explorer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.templating import Jinja2Templates
+from starlette.responses import RedirectResponse, Response
+
+from citysmart.core import roles
+from citysmart.core.accounts import authenticate_password
+from citysmart.core.auth import OptionalPrincipal, SessionDep, check_csrf, csrf_token
+from citysmart.core.ratelimit import RateLimiter
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+sign_in_limiter = RateLimiter(limit=5, window_s=300)
+
+
+def render(request: Request, name: str, principal: Any, status: int = 200, **context: Any) -> Response:
+    """Render a page with the layout's common context."""
+    return templates.TemplateResponse(
+        request,
+        name,
+        {
+            "user": principal,
+            "csrf": csrf_token(request),
+            "services": request.app.state.services,
+            **context,
+        },
+        status_code=status,
+    )
+
+
+@router.get("/")
+def home(request: Request, principal: OptionalPrincipal) -> Response:
+    """List the city's services and the hub."""
+    return render(request, "home.html", principal)
+
+
+@router.get("/signin")
+def sign_in_form(request: Request, principal: OptionalPrincipal, next: str = "/") -> Response:  # noqa: A002
+    """Show the sign-in form."""
+    return render(request, "signin.html", principal, next=_safe_next(next), error=None)
+
+
+@router.post("/signin")
+def sign_in(
+    request: Request,
+    db: SessionDep,
+    username: Annotated[str, Form()],
+    password: Annotated[str, Form()],
+    csrf: Annotated[str, Form()],
+    next: Annotated[str, Form()] = "/",  # noqa: A002
+) -> Response:
+    """Check the password and start a session."""
+    check_csrf(request, csrf)
+    ip = request.client.host if request.client else None
+    key = f"{ip}|{username.lower()}"
+    if not sign_in_limiter.hit(key):
+        return render(
+            request, "signin.html", None, 429, next=_safe_next(next),
+            error="Too many attempts. Wait five minutes and try again.",
+        )
+    user = authenticate_password(db, username, password, ip)
+    if user is None:
+        db.commit()  # the failed attempt stays in the audit log
+        return render(
+            request, "signin.html", None, 401, next=_safe_next(next),
+            error="Wrong user name or password.",
+        )
+    sign_in_limiter.reset(key)
+    request.session.clear()  # a new session on sign-in: no fixation
+    request.session["user_id"] = user.id
+    csrf_token(request)
+    return RedirectResponse(_safe_next(next), status_code=303)
+
+
+@router.post("/signout")
+def sign_out(request: Request, csrf: Annotated[str, Form()]) -> Response:
+    """End the session."""
+    check_csrf(request, csrf)
+    request.session.clear()
+    return RedirectResponse("/", status_code=303)
+
+
+@router.get("/hub/explorer")
+def explorer(request: Request, principal: OptionalPrincipal) -> Response:
+    """Show entities on a map of Sejong with their latest values and device status."""
+    if principal is None:
+        return RedirectResponse("/signin?next=/hub/explorer", status_code=303)
+    if not roles.grants(principal.role, roles.OPERATOR):
+        return render(request, "forbidden.html", principal, 403, needed=roles.OPERATOR)
+    return render(request, "explorer.html", principal)
+
+
+def _safe_next(target: str) -> str:
+    # Only local paths: an open redirect would let a link send people elsewhere after sign-in.
+    return target if target.startswith("/") and not target.startswith("//") else "/"

@@ -1,0 +1,1 @@
+"""City services: one package each, exporting a ``SERVICE`` manifest the portal mounts."""
