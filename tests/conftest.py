@@ -46,7 +46,7 @@ def _admin_dsn() -> str:
 
 
 @pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
+def postgresql_url(migrated: dict[str, Engine]) -> Iterator[str]:
     """Create a throwaway database on the PostgreSQL server for this test run."""
     name = f"citysmart_test_{uuid.uuid4().hex[:10]}"
     try:
@@ -56,7 +56,11 @@ def postgres_url() -> Iterator[str]:
     with admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     parts = urlparse(_admin_dsn())
-    yield parts._replace(path=f"/{name}").geturl()
+    url = parts._replace(path=f"/{name}").geturl()
+    yield url
+    engine = migrated.pop(url, None)
+    if engine is not None:
+        engine.dispose()
     with psycopg.connect(_admin_dsn(), autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
@@ -68,9 +72,12 @@ def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.fixture(scope="session")
-def migrated() -> dict[str, Engine]:
+def migrated() -> Iterator[dict[str, Engine]]:
     """Engines whose schema was built once per run, by the migrations."""
-    return {}
+    engines: dict[str, Engine] = {}
+    yield engines
+    for engine in engines.values():
+        engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
