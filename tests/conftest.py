@@ -95,7 +95,7 @@ def database_url(request: pytest.FixtureRequest, migrated: dict[str, Engine]) ->
         else:
             for table in TABLES:
                 conn.execute(text(f"DELETE FROM {table}"))
-    yield url
+    return url
 
 
 @pytest.fixture

@@ -5,14 +5,19 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from citysmart.hub.runtime import HubRuntime
-
 from citysmart.core.accounts import create_user, issue_token
 from citysmart.hub.registry import register_device
+from citysmart.hub.runtime import HubRuntime
 
 TABLES = (
-    "observation", "latest_value", "dead_letter", "device", "entity", "api_token",
-    "audit_event", "app_user",
+    "observation",
+    "latest_value",
+    "dead_letter",
+    "device",
+    "entity",
+    "api_token",
+    "audit_event",
+    "app_user",
 )
 
 
@@ -35,7 +40,10 @@ def create_device(
     """Register a device and return its key."""
     with runtime.sessions.begin() as session:
         return register_device(
-            session, device_id, entity_id, entity_type,
+            session,
+            device_id,
+            entity_id,
+            entity_type,
             location={"type": "Point", "coordinates": [127.25, 36.5]},
         ).key
 

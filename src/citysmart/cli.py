@@ -6,10 +6,14 @@ import getpass
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from citysmart.core.config import InsecureSettingsError, Settings, get_settings
+
+if TYPE_CHECKING:
+    from citysmart.hub.runtime import HubRuntime
 
 
 def _settings() -> Settings:
@@ -21,7 +25,7 @@ def _settings() -> Settings:
     return settings
 
 
-def _runtime():  # type: ignore[no-untyped-def]
+def _runtime() -> HubRuntime:
     from citysmart.hub.runtime import HubRuntime
 
     runtime = HubRuntime.create(_settings())
@@ -219,8 +223,12 @@ def devices() -> None:
 @click.option("--lat", type=float, default=None)
 @click.option("--lon", type=float, default=None)
 def devices_add(
-    device_id: str, entity_id: str, entity_type: str, name: str | None,
-    lat: float | None, lon: float | None,
+    device_id: str,
+    entity_id: str,
+    entity_type: str,
+    name: str | None,
+    lat: float | None,
+    lon: float | None,
 ) -> None:
     """Register a device; its new key is the last line of the output."""
     from citysmart.hub.registry import RegistryError, register_device
@@ -282,7 +290,9 @@ def devices_list() -> None:
     with runtime.sessions() as session:
         for d in list_devices(session, 100_000, 0):
             seen = d.last_seen_at.isoformat() if d.last_seen_at else "never"
-            click.echo(f"{d.id}\t{d.entity_id}\t{d.status}\tlast seen {seen}\terrors {d.error_count}")
+            click.echo(
+                f"{d.id}\t{d.entity_id}\t{d.status}\tlast seen {seen}\terrors {d.error_count}"
+            )
 
 
 @devices.command("acl")
@@ -296,8 +306,12 @@ def devices_acl(hub_user: str) -> None:
 
 @main.command("import")
 @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--rejects", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write rejected rows with the reason to this CSV file.")
+@click.option(
+    "--rejects",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write rejected rows with the reason to this CSV file.",
+)
 def import_csv(csv_file: Path, rejects: Path | None) -> None:
     """Load a historical series from CSV (entity,attribute,time,value,unit)."""
     from citysmart.hub.importer import ImportFormatError, import_file

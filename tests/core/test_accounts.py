@@ -39,7 +39,10 @@ def test_passwords_are_stored_as_argon2_hashes(runtime: HubRuntime) -> None:
         assert authenticate_password(s, "minji", "wrong") is None
         assert authenticate_password(s, "nobody", "wrong") is None
     assert actions(runtime) == [
-        "user.created", "auth.sign_in", "auth.sign_in_failed", "auth.sign_in_failed",
+        "user.created",
+        "auth.sign_in",
+        "auth.sign_in_failed",
+        "auth.sign_in_failed",
     ]
 
 
@@ -58,20 +61,26 @@ def test_bad_accounts_are_refused(
         create_user(s, name, role, password)
 
 
-def test_tokens_are_hashed_expire_and_can_be_revoked(client: TestClient, runtime: HubRuntime) -> None:
+def test_tokens_are_hashed_expire_and_can_be_revoked(
+    client: TestClient, runtime: HubRuntime
+) -> None:
     token = create_user_with_token(runtime, "op", "operator")
     auth = {"Authorization": f"Bearer {token}"}
     assert client.get("/api/v1/devices", headers=auth).status_code == 200
     with runtime.sessions() as s:
         stored = s.scalars(select(ApiToken)).one()
-        assert token not in stored.token_hash and len(stored.token_hash) == 64
+        assert token not in stored.token_hash
+        assert len(stored.token_hash) == 64
     with runtime.sessions.begin() as s:
         row = s.scalars(select(ApiToken)).one()
         row.expires_at = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
     assert client.get("/api/v1/devices", headers=auth).status_code == 401
     with runtime.sessions.begin() as s:
         fresh, _ = issue_token(s, "op", 1)
-    assert client.get("/api/v1/devices", headers={"Authorization": f"Bearer {fresh}"}).status_code == 200
+    assert (
+        client.get("/api/v1/devices", headers={"Authorization": f"Bearer {fresh}"}).status_code
+        == 200
+    )
     with runtime.sessions.begin() as s:
         assert revoke_tokens(s, "op") == 2
     response = client.get("/api/v1/devices", headers={"Authorization": f"Bearer {fresh}"})
@@ -97,7 +106,9 @@ def test_every_write_route_checks_the_role(client: TestClient, runtime: HubRunti
         assert client.request(method, path, json=body, headers=citizen).status_code == 403
         if needed == "admin":
             assert client.request(method, path, json=body, headers=operator).status_code == 403
-        ok = client.request(method, path, json=body, headers=admin if needed == "admin" else operator)
+        ok = client.request(
+            method, path, json=body, headers=admin if needed == "admin" else operator
+        )
         assert ok.status_code in (200, 201), ok.text
     for path in ("/api/v1/devices", "/api/v1/dead-letters"):
         assert client.get(path, headers=citizen).status_code == 403
@@ -109,23 +120,32 @@ def test_a_device_registered_over_the_api_gets_a_working_key(
 ) -> None:
     admin = {"Authorization": f"Bearer {create_user_with_token(runtime, 'boss', 'admin')}"}
     body = {
-        "id": "pk-7", "entity_id": "urn:ngsi-ld:OffStreetParking:7", "entity_type": "OffStreetParking",
+        "id": "pk-7",
+        "entity_id": "urn:ngsi-ld:OffStreetParking:7",
+        "entity_type": "OffStreetParking",
         "location": {"type": "Point", "coordinates": [127.29, 36.6]},
     }
     response = client.post("/api/v1/devices", json=body, headers=admin)
     assert response.status_code == 201
     key = response.json()["key"]
     ingest = client.post(
-        "/api/v1/ingest", json=[{"n": "availableSpotNumber", "v": 12}],
+        "/api/v1/ingest",
+        json=[{"n": "availableSpotNumber", "v": 12}],
         headers={"Authorization": f"Bearer {key}"},
     )
-    assert ingest.status_code == 202 and ingest.json()["stored"] == 1
+    assert ingest.status_code == 202
+    assert ingest.json()["stored"] == 1
     again = client.post("/api/v1/devices", json=body, headers=admin)
-    assert again.status_code == 422 and "already registered" in again.json()["detail"]
-    bad = client.post("/api/v1/devices", json={**body, "id": "pk-8", "entity_id": "not-a-urn"}, headers=admin)
-    assert bad.status_code == 422 and "not a URN" in bad.json()["detail"]
+    assert again.status_code == 422
+    assert "already registered" in again.json()["detail"]
+    bad = client.post(
+        "/api/v1/devices", json={**body, "id": "pk-8", "entity_id": "not-a-urn"}, headers=admin
+    )
+    assert bad.status_code == 422
+    assert "not a URN" in bad.json()["detail"]
     listed = client.get("/api/v1/devices", headers=admin).json()
-    assert [d["id"] for d in listed] == ["pk-7"] and "key" not in listed[0]
+    assert [d["id"] for d in listed] == ["pk-7"]
+    assert "key" not in listed[0]
 
 
 def test_role_changes_are_audited(runtime: HubRuntime) -> None:
@@ -134,4 +154,5 @@ def test_role_changes_are_audited(runtime: HubRuntime) -> None:
         set_role(s, "minji", "operator")
     with runtime.sessions() as s:
         event = s.scalars(select(AuditEvent).where(AuditEvent.action == "user.role_changed")).one()
-    assert event.target == "minji" and event.detail == {"old": "citizen", "new": "operator"}
+    assert event.target == "minji"
+    assert event.detail == {"old": "citizen", "new": "operator"}

@@ -23,7 +23,8 @@ def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("CITYSMART_MAX_CLOCK_SKEW_S", "30")
     settings = Settings()
     assert settings.database_url == "postgresql://db/city"
-    assert not settings.embedded_mqtt and settings.effective_mqtt_url == "mqtt://broker:1883"
+    assert not settings.embedded_mqtt
+    assert settings.effective_mqtt_url == "mqtt://broker:1883"
     assert settings.max_clock_skew_s == 30
 
 

@@ -21,7 +21,11 @@ def post(client: TestClient, key: str, body: object, **headers: str):  # type: i
     return client.post(
         "/api/v1/ingest",
         content=data,
-        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/senml+json", **headers},
+        headers={
+            "Authorization": f"Bearer {key}",
+            "Content-Type": "application/senml+json",
+            **headers,
+        },
     )
 
 
@@ -40,12 +44,19 @@ def test_a_pack_is_stored_for_the_devices_entity(client: TestClient, runtime: Hu
     response = post(client, key, pm_pack(3))
     assert response.status_code == 202
     assert response.json() == {"stored": 3, "duplicates": 0, "rejected": []}
-    assert stored(runtime) == [(ENTITY, "pm10", 20.0), (ENTITY, "pm10", 21.0), (ENTITY, "pm10", 22.0)]
+    assert stored(runtime) == [
+        (ENTITY, "pm10", 20.0),
+        (ENTITY, "pm10", 21.0),
+        (ENTITY, "pm10", 22.0),
+    ]
     with runtime.sessions() as s:
         latest = s.get(LatestValue, (ENTITY, "pm10"))
         device = s.get(Device, "aq-0001")
-    assert latest is not None and latest.num_value == 22.0 and latest.unit == "ug/m3"
-    assert device is not None and device.last_seen_at is not None
+    assert latest is not None
+    assert latest.num_value == 22.0
+    assert latest.unit == "ug/m3"
+    assert device is not None
+    assert device.last_seen_at is not None
 
 
 def test_the_same_reading_delivered_twice_is_stored_once(
@@ -79,7 +90,8 @@ def test_rejected_records_are_listed_and_the_rest_stored(
     assert "in the future" in body["rejected"][1]["reason"]
     with runtime.sessions() as s:
         device = s.get(Device, "aq-0001")
-    assert device is not None and device.error_count == 2
+    assert device is not None
+    assert device.error_count == 2
 
 
 def test_a_pack_with_only_bad_records_is_422_and_stores_nothing(
@@ -120,7 +132,8 @@ def test_packs_refused_whole_leave_nothing_behind(client: TestClient, runtime: H
         assert response.status_code == status, response.text
         assert response.headers["content-type"] == "application/problem+json"
         problem = response.json()
-        assert problem["status"] == status and problem["title"].startswith(title)
+        assert problem["status"] == status
+        assert problem["title"].startswith(title)
         assert problem["detail"]
     assert _state(runtime) == before
 
@@ -137,7 +150,8 @@ def test_a_revoked_device_is_refused(client: TestClient, runtime: HubRuntime) ->
     assert stored(runtime) == []
     with runtime.sessions() as s:
         actions = list(s.scalars(select(AuditEvent.action)))
-    assert "device.key_revoked" in actions and "device.key_created" in actions
+    assert "device.key_revoked" in actions
+    assert "device.key_created" in actions
 
 
 def test_a_rotated_key_replaces_the_old_one(client: TestClient, runtime: HubRuntime) -> None:
@@ -157,7 +171,8 @@ def test_latest_value_never_goes_back_in_time(client: TestClient, runtime: HubRu
     post(client, key, [{"n": "pm10", "u": "ug/m3", "v": 5, "t": now - 3600}])  # late arrival
     with runtime.sessions() as s:
         latest = s.get(LatestValue, (ENTITY, "pm10"))
-    assert latest is not None and latest.num_value == 50
+    assert latest is not None
+    assert latest.num_value == 50
     assert len(stored(runtime)) == 2
 
 

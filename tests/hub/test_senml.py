@@ -18,8 +18,14 @@ def resolve(pack: list[object], skew: float = 300.0):  # type: ignore[no-untyped
 def test_base_fields_carry_over_to_later_records() -> None:
     readings, rejections = resolve(
         [
-            {"bn": "urn:dev:mac:0024befffe804ff1:", "bt": NOW - 120, "bu": "ug/m3", "bv": 10,
-             "n": "pm10", "v": 5},
+            {
+                "bn": "urn:dev:mac:0024befffe804ff1:",
+                "bt": NOW - 120,
+                "bu": "ug/m3",
+                "bv": 10,
+                "n": "pm10",
+                "v": 5,
+            },
             {"n": "pm25", "t": 60, "v": 2},
             {"n": "temperature", "u": "Cel", "t": 60, "v": -1.5},
         ]
@@ -48,7 +54,9 @@ def test_string_boolean_and_data_values_keep_their_type() -> None:
     )
     assert rejections == []
     assert [(r.value_type, r.num_value, r.text_value) for r in readings] == [
-        ("s", None, "open"), ("b", 1.0, None), ("d", None, "aGVsbG8"),
+        ("s", None, "open"),
+        ("b", 1.0, None),
+        ("d", None, "aGVsbG8"),
     ]
 
 

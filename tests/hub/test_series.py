@@ -34,26 +34,37 @@ def token(runtime: HubRuntime) -> str:
 
 def get(client: TestClient, token: str, **params: str):  # type: ignore[no-untyped-def]
     return client.get(
-        "/api/v1/series", params={"entity": ENTITY, "attr": "pm10", **params},
+        "/api/v1/series",
+        params={"entity": ENTITY, "attr": "pm10", **params},
         headers={"Authorization": f"Bearer {token}"},
     )
 
 
-def test_points_come_back_in_time_order(client: TestClient, runtime: HubRuntime, token: str) -> None:
+def test_points_come_back_in_time_order(
+    client: TestClient, runtime: HubRuntime, token: str
+) -> None:
     seed(runtime)
-    response = get(client, token, **{"from": "2026-11-24T00:00:00+09:00", "to": "2026-11-24T01:00:00+09:00"})
+    response = get(
+        client, token, **{"from": "2026-11-24T00:00:00+09:00", "to": "2026-11-24T01:00:00+09:00"}
+    )
     assert response.status_code == 200
     body = response.json()
     assert body["unit"] == "ug/m3"
     assert [p["v"] for p in body["points"]] == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
     times = [dt.datetime.fromisoformat(p["t"]) for p in body["points"]]
-    assert times == sorted(times) and times[0] == SEOUL_MIDNIGHT
+    assert times == sorted(times)
+    assert times[0] == SEOUL_MIDNIGHT
 
 
 def test_limit_truncates_and_says_so(client: TestClient, runtime: HubRuntime, token: str) -> None:
     seed(runtime)
-    body = get(client, token, **{"from": "2026-11-23T00:00:00Z", "to": "2026-11-26T00:00:00Z", "limit": "10"}).json()
-    assert len(body["points"]) == 10 and body["truncated"] is True
+    body = get(
+        client,
+        token,
+        **{"from": "2026-11-23T00:00:00Z", "to": "2026-11-26T00:00:00Z", "limit": "10"},
+    ).json()
+    assert len(body["points"]) == 10
+    assert body["truncated"] is True
 
 
 @pytest.mark.parametrize(
@@ -71,13 +82,18 @@ def test_hourly_buckets_are_computed_in_sql(
 ) -> None:
     seed(runtime)
     body = get(
-        client, token, **{"from": "2026-11-24T00:00:00+09:00", "to": "2026-11-25T00:00:00+09:00"},
-        every="1h", agg=agg,
+        client,
+        token,
+        **{"from": "2026-11-24T00:00:00+09:00", "to": "2026-11-25T00:00:00+09:00"},
+        every="1h",
+        agg=agg,
     ).json()
     assert len(body["buckets"]) == 24
     assert [b["v"] for b in body["buckets"][:2]] == first_two
     assert all(b["n"] == 6 for b in body["buckets"])
-    assert dt.datetime.fromisoformat(body["buckets"][1]["t"]) == SEOUL_MIDNIGHT + dt.timedelta(hours=1)
+    assert dt.datetime.fromisoformat(body["buckets"][1]["t"]) == SEOUL_MIDNIGHT + dt.timedelta(
+        hours=1
+    )
 
 
 def test_daily_buckets_start_at_seoul_midnight(
@@ -85,11 +101,15 @@ def test_daily_buckets_start_at_seoul_midnight(
 ) -> None:
     seed(runtime)
     body = get(
-        client, token, **{"from": "2026-11-20T00:00:00Z", "to": "2026-11-30T00:00:00Z"},
-        every="P1D", agg="avg",
+        client,
+        token,
+        **{"from": "2026-11-20T00:00:00Z", "to": "2026-11-30T00:00:00Z"},
+        every="P1D",
+        agg="avg",
     ).json()
     assert [dt.datetime.fromisoformat(b["t"]) for b in body["buckets"]] == [
-        SEOUL_MIDNIGHT, SEOUL_MIDNIGHT + dt.timedelta(days=1),
+        SEOUL_MIDNIGHT,
+        SEOUL_MIDNIGHT + dt.timedelta(days=1),
     ]
     assert [b["v"] for b in body["buckets"]] == [71.5, 71.5]
 
@@ -107,7 +127,12 @@ def test_daily_buckets_start_at_seoul_midnight(
     ],
 )
 def test_bad_queries_say_what_is_wrong(
-    client: TestClient, runtime: HubRuntime, token: str, params: dict[str, str], status: int, words: str
+    client: TestClient,
+    runtime: HubRuntime,
+    token: str,
+    params: dict[str, str],
+    status: int,
+    words: str,
 ) -> None:
     seed(runtime)
     response = get(client, token, **params)

@@ -98,7 +98,9 @@ def require_role(role: str) -> Callable[[Principal], Principal]:
     def check(principal: CurrentPrincipal) -> Principal:
         if not roles.grants(principal.role, role):
             raise Problem(
-                403, "Forbidden", f"this needs the {role} role; {principal.username} is {principal.role}"
+                403,
+                "Forbidden",
+                f"this needs the {role} role; {principal.username} is {principal.role}",
             )
         return principal
 

@@ -59,6 +59,8 @@ def discover_services(enabled: set[str] | None = None) -> list[ServiceManifest]:
         if not isinstance(manifest, ServiceManifest):
             raise TypeError(f"{module.__name__} must export SERVICE = ServiceManifest(...)")
         if manifest.name != info.name:
-            raise ValueError(f"{module.__name__}.SERVICE is named {manifest.name!r}, not {info.name!r}")
+            raise ValueError(
+                f"{module.__name__}.SERVICE is named {manifest.name!r}, not {info.name!r}"
+            )
         manifests.append(manifest)
     return manifests

@@ -91,9 +91,10 @@ def import_file(runtime: HubRuntime, path: Path, rejects_path: Path | None = Non
 
     size = path.stat().st_size
     try:
-        with path.open("rb") as raw, tqdm(
-            total=size, unit="B", unit_scale=True, desc=f"importing {path.name}"
-        ) as bar:
+        with (
+            path.open("rb") as raw,
+            tqdm(total=size, unit="B", unit_scale=True, desc=f"importing {path.name}") as bar,
+        ):
             text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
             reader = csv.DictReader(text)
             missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]

@@ -8,7 +8,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, Engine, bindparam, func, select, update
+from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
 
 from citysmart.core.events import EventBus, ReadingsStored
 from citysmart.core.security import digest_secret
@@ -100,7 +100,8 @@ class Ingestor:
         """Store one SenML pack from an authenticated device (raises PackError as a whole)."""
         if len(body) > self.max_pack_bytes:
             raise PackError(
-                "Pack too large", f"the pack is {len(body)} bytes; the limit is {self.max_pack_bytes}"
+                "Pack too large",
+                f"the pack is {len(body)} bytes; the limit is {self.max_pack_bytes}",
             )
         records = parse_pack(body)
         readings, rejections = resolve_pack(records, time.time(), self.max_skew_s)
@@ -140,7 +141,7 @@ class Ingestor:
                 insert_observations(conn, rows)
                 update_latest(conn, rows)
                 if dead:
-                    conn.execute(DeadLetter.__table__.insert(), dead)
+                    conn.execute(insert(DeadLetter), dead)
                 _touch_devices(conn, {d: s for d, s in stats.items() if d in devices})
         self._announce(batches)
 
@@ -157,8 +158,12 @@ class Ingestor:
             payload = message.payload[:MAX_DEAD_LETTER_PAYLOAD].decode("utf-8", "replace")
             dead.append(
                 {
-                    "received_at": utcnow(), "source": "mqtt", "device_id": message.device_id,
-                    "topic": message.topic, "payload": payload, "reason": reason,
+                    "received_at": utcnow(),
+                    "source": "mqtt",
+                    "device_id": message.device_id,
+                    "topic": message.topic,
+                    "payload": payload,
+                    "reason": reason,
                 }
             )
             errors, _ = stats.get(message.device_id, (0, None))
@@ -236,18 +241,18 @@ def _touch_devices(conn: Connection, stats: dict[str, tuple[int, str | None]]) -
     if not stats:
         return
     now = utcnow()
-    table = Device.__table__
+    table = Device.__table__.c
     params = [
         {"b_id": device_id, "b_errors": errors, "b_reason": reason, "b_now": now}
         for device_id, (errors, reason) in sorted(stats.items())
     ]
     conn.execute(
-        update(table)
-        .where(table.c.id == bindparam("b_id"))
+        update(Device)
+        .where(table.id == bindparam("b_id"))
         .values(
             last_seen_at=bindparam("b_now"),
-            error_count=table.c.error_count + bindparam("b_errors"),
-            last_error=func.coalesce(bindparam("b_reason"), table.c.last_error),
+            error_count=table.error_count + bindparam("b_errors"),
+            last_error=func.coalesce(bindparam("b_reason"), table.last_error),
         ),
         params,
     )

@@ -34,7 +34,9 @@ class Bucket:
     count: int
 
 
-def value_of(value_type: str, num: float | None, text_value: str | None) -> float | str | bool | None:
+def value_of(
+    value_type: str, num: float | None, text_value: str | None
+) -> float | str | bool | None:
     """Turn a stored value back into what the device sent."""
     if value_type == "b":
         return bool(num)

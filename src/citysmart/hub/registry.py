@@ -18,7 +18,12 @@ _URN = re.compile(r"^urn:[A-Za-z0-9][A-Za-z0-9-]{0,31}:[A-Za-z0-9()+,\-.:=@;$_!*
 _DEVICE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-.]{0,127}$")
 _TYPE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,127}$")
 GEOMETRY_TYPES = {
-    "Point", "LineString", "Polygon", "MultiPoint", "MultiLineString", "MultiPolygon",
+    "Point",
+    "LineString",
+    "Polygon",
+    "MultiPoint",
+    "MultiLineString",
+    "MultiPolygon",
 }
 
 
@@ -74,7 +79,9 @@ def upsert_entity(
     """Create an entity, or update the type, name, properties and location of one."""
     check_urn(entity_id)
     if not _TYPE.match(entity_type):
-        raise RegistryError(f"entity type {entity_type!r} must be a name such as AirQualityObserved")
+        raise RegistryError(
+            f"entity type {entity_type!r} must be a name such as AirQualityObserved"
+        )
     location = check_location(location)
     entity = session.get(Entity, entity_id)
     if entity is None:

@@ -73,7 +73,9 @@ async def create_ingest(request: Request, ingestor: IngestorDep) -> JSONResponse
         raise Problem(401, "Device key required", "send 'Authorization: Bearer <device key>'")
     media_type = request.headers.get("content-type", "application/json").split(";")[0].strip()
     if media_type not in SENML_TYPES:
-        raise Problem(415, "Unsupported media type", f"send {' or '.join(SENML_TYPES)}, not {media_type}")
+        raise Problem(
+            415, "Unsupported media type", f"send {' or '.join(SENML_TYPES)}, not {media_type}"
+        )
     try:
         device = await run_in_threadpool(ingestor.device_for_key, key.strip())
     except DeviceRefused as exc:
@@ -141,7 +143,9 @@ def read_series(
     except ValueError as exc:
         raise Problem(400, "Invalid duration", str(exc)) from exc
     if (end_t - start_t) / step > MAX_POINTS:
-        raise Problem(400, "Too many buckets", f"the range holds over {MAX_POINTS} buckets of {every}")
+        raise Problem(
+            400, "Too many buckets", f"the range holds over {MAX_POINTS} buckets of {every}"
+        )
     tz = zoneinfo.ZoneInfo(request.app.state.settings.timezone)
     # Buckets start at local midnight (Asia/Seoul has no daylight saving, so one offset holds).
     offset = dt.datetime(1970, 1, 1, tzinfo=tz).utcoffset() or dt.timedelta(0)
@@ -162,8 +166,13 @@ def _entities_public(db: SessionDep, entities: list[Entity]) -> list[EntityPubli
     devices = queries.devices_of(db, ids)
     return [
         EntityPublic(
-            id=e.id, type=e.type, name=e.name, properties=e.properties or {}, location=e.location,
-            created_at=e.created_at, modified_at=e.modified_at,
+            id=e.id,
+            type=e.type,
+            name=e.name,
+            properties=e.properties or {},
+            location=e.location,
+            created_at=e.created_at,
+            modified_at=e.modified_at,
             latest={
                 a: {**v, "observedAt": isoformat(v["observedAt"])} for a, v in latest[e.id].items()
             },
@@ -200,7 +209,11 @@ def create_entity(entity_in: EntityCreate, db: SessionDep, user: OperatorDep) ->
     """Create or update an entity (operators)."""
     try:
         entity = registry.upsert_entity(
-            db, entity_in.id, entity_in.type, entity_in.name, entity_in.properties,
+            db,
+            entity_in.id,
+            entity_in.type,
+            entity_in.name,
+            entity_in.properties,
             entity_in.location,
         )
     except registry.RegistryError as exc:
@@ -225,8 +238,13 @@ def create_device(device_in: DeviceCreate, db: SessionDep, user: AdminDep) -> De
     """Register a device and return its key, shown only this once (admins)."""
     try:
         issued = registry.register_device(
-            db, device_in.id, device_in.entity_id, device_in.entity_type, actor=user.username,
-            location=device_in.location, name=device_in.name,
+            db,
+            device_in.id,
+            device_in.entity_id,
+            device_in.entity_type,
+            actor=user.username,
+            location=device_in.location,
+            name=device_in.name,
         )
     except registry.RegistryError as exc:
         raise Problem(422, "Invalid device", str(exc)) from exc

@@ -19,7 +19,9 @@ class IngestPublic(BaseModel):
     """The answer to an accepted pack."""
 
     stored: int = Field(description="readings newly stored")
-    duplicates: int = Field(description="readings already stored earlier (same entity, attribute, time)")
+    duplicates: int = Field(
+        description="readings already stored earlier (same entity, attribute, time)"
+    )
     rejected: list[RejectedRecord]
 
 

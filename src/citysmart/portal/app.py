@@ -37,6 +37,7 @@ class SecurityHeaders:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the request on; add the headers to the response start."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return

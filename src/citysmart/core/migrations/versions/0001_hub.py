@@ -119,7 +119,9 @@ def upgrade() -> None:
         sa.Column("device_id", sa.String(128)),
         sa.PrimaryKeyConstraint("entity_id", "attribute", name="pk_latest_value"),
         sa.ForeignKeyConstraint(
-            ["entity_id"], ["entity.id"], name="fk_latest_value_entity_id_entity",
+            ["entity_id"],
+            ["entity.id"],
+            name="fk_latest_value_entity_id_entity",
             ondelete="CASCADE",
         ),
     )
@@ -158,7 +160,13 @@ def _create_partitions_around_now() -> None:
 
 def downgrade() -> None:
     for table in (
-        "dead_letter", "latest_value", "observation", "device", "entity", "audit_event",
-        "api_token", "app_user",
+        "dead_letter",
+        "latest_value",
+        "observation",
+        "device",
+        "entity",
+        "audit_event",
+        "api_token",
+        "app_user",
     ):
         op.drop_table(table)
