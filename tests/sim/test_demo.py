@@ -1,0 +1,105 @@
+"""`citysmart demo` as a newcomer runs it: Sejong seeded, devices live over MQTT."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from citysmart.sim.geography import PILOT_AREA_CODES, iot_sites, load_areas, reference_sites
+from tests.conftest import free_port
+
+
+def test_sensors_are_placed_inside_their_pilot_areas() -> None:
+    from citysmart.core.geo import point_in_multipolygon
+
+    areas = {a.code: a for a in load_areas()}
+    sites = iot_sites(list(areas.values()))
+    assert len(areas) == 17
+    assert len(sites) == 10 * len(PILOT_AREA_CODES) == 90
+    for site in sites:
+        assert site.area_code is not None
+        polygon = areas[site.area_code].geometry["coordinates"]
+        assert point_in_multipolygon(site.lon, site.lat, polygon)
+    references = reference_sites()
+    assert len(references) == 6
+    # The real AirKorea site in Areum-dong, from the shipped station list.
+    assert any(abs(s.lat - 36.51212) < 1e-6 and abs(s.lon - 127.24643) < 1e-6 for s in references)
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    port, mqtt_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "CITYSMART_DATA_DIR": str(tmp_path),
+        "CITYSMART_EMBEDDED_MQTT_PORT": str(mqtt_port),
+    }
+    for name in ("CITYSMART_DATABASE_URL", "CITYSMART_MQTT_URL"):
+        env.pop(name, None)
+    log = (tmp_path / "demo.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "citysmart", "demo", "--port", str(port), "--interval", "1"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        password = None
+        while time.monotonic() < deadline and proc.poll() is None and password is None:
+            found = re.search(r"password '([^']+)'", (tmp_path / "demo.log").read_text())
+            password = found.group(1) if found else None
+            time.sleep(0.3)
+        assert password, (tmp_path / "demo.log").read_text()
+        yield f"http://127.0.0.1:{port}", password
+    finally:
+        proc.terminate()
+        proc.wait(15)
+        log.close()
+
+
+def test_the_demo_serves_sejong_with_live_readings(demo: tuple[str, str]) -> None:
+    base, password = demo
+    with httpx.Client(base_url=base, timeout=10) as http:
+        form = http.get("/signin").text
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form)
+        assert csrf
+        signed_in = http.post(
+            "/signin", data={"username": "operator", "password": password, "csrf": csrf.group(1)}
+        )
+        assert signed_in.status_code == 303
+
+        def latest_times() -> dict[str, str]:
+            body = http.get(
+                "/api/v1/entities", params={"type": "AirQualityObserved", "limit": 1000}
+            )
+            assert body.status_code == 200
+            data = body.json()["data"]
+            assert len(data) == 96
+            return {
+                e["id"]: e["latest"]["pm10"]["observedAt"] for e in data if "pm10" in e["latest"]
+            }
+
+        first = latest_times()
+        areas = http.get("/api/v1/entities", params={"type": "AdministrativeArea"}).json()
+        assert areas["count"] == 17
+        assert {
+            d["status"]
+            for e in http.get("/api/v1/entities", params={"limit": 1000}).json()["data"]
+            for d in e["devices"]
+        } == {"active"}
+        time.sleep(3)
+        second = latest_times()
+        advanced = [e for e in second if second[e] > first.get(e, "")]
+        assert len(advanced) == 96, "every simulated device keeps reporting over MQTT"
+        health = http.get("/healthz").json()
+        assert health == {"status": "ok", "database": "ok", "mqtt": "ok"}
