@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
@@ -185,3 +186,23 @@ def test_readings_a_month_apart_land_in_their_partitions(
     pack = [{"n": "pm10", "u": "ug/m3", "v": 7, "t": old}, {"n": "pm10", "u": "ug/m3", "v": 8}]
     assert post(client, key, pack).json()["stored"] == 2
     assert [v for _, _, v in stored(runtime)] == [7.0, 8.0]
+
+
+def test_a_database_outage_is_503_and_the_pack_can_be_resent(
+    client: TestClient, runtime: HubRuntime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    key = create_device(runtime)
+    pack = pm_pack(3)
+
+    def database_down(*_args: object) -> int:
+        raise OperationalError("INSERT", {}, Exception("connection refused"))
+
+    monkeypatch.setattr("citysmart.hub.ingest.insert_observations", database_down)
+    response = post(client, key, pack)
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "5"
+    assert response.json()["title"] == "Store unavailable"
+    monkeypatch.undo()
+    assert post(client, key, pack).json()["stored"] == 3

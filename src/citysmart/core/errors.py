@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 
@@ -56,6 +57,19 @@ def install_problem_handlers(app: FastAPI) -> None:
         detail = "; ".join(f"{e['where']}: {e['why']}" for e in errors)
         return problem_response(422, "Invalid request", detail, request.url.path, errors=errors)
 
+    async def on_database_down(request: Request, exc: Exception) -> Response:
+        # Nothing was committed: the client (a device, say) should send the same data again.
+        response = problem_response(
+            503,
+            "Store unavailable",
+            "the database cannot be reached; retry shortly",
+            request.url.path,
+        )
+        response.headers["Retry-After"] = "5"
+        return response
+
     app.add_exception_handler(Problem, on_problem)
+    app.add_exception_handler(OperationalError, on_database_down)
+    app.add_exception_handler(DBAPIError, on_database_down)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(RequestValidationError, on_validation)
