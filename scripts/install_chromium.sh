@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Install Debian's chromium for the Playwright tests (Playwright's own browser download
-# is not used: the tests launch /usr/bin/chromium).
+# is not used: the tests launch /usr/bin/chromium), and a Korean font for its pages.
 set -euo pipefail
-if [ -x /usr/bin/chromium ]; then
+if [ -x /usr/bin/chromium ] && dpkg -s fonts-nanum >/dev/null 2>&1; then
   exit 0
 fi
 SUDO=""
@@ -11,5 +11,5 @@ if [ "$(id -u)" -ne 0 ]; then
   SUDO="sudo"
 fi
 $SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium fonts-nanum >/dev/null
 echo "installed $(/usr/bin/chromium --version)"

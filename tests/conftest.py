@@ -81,9 +81,9 @@ def migrated() -> Iterator[dict[str, Engine]]:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, migrated: dict[str, Engine]) -> Iterator[str]:
+def database_url(request: pytest.FixtureRequest, migrated: dict[str, Engine]) -> str:
     """Each test that uses the store runs on SQLite and on PostgreSQL, on an empty schema."""
-    url = request.getfixturevalue(f"{request.param}_url")
+    url: str = request.getfixturevalue(f"{request.param}_url")
     engine = migrated.get(url)
     if engine is None:
         engine = make_engine(url)

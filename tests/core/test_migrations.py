@@ -24,8 +24,8 @@ def test_migrated_schema_matches_the_models(database_url: str) -> None:
             assert diff == []
             if engine.dialect.name == "postgresql":
                 partitioned = conn.exec_driver_sql(
-                    "SELECT partstrat FROM pg_partitioned_table p JOIN pg_class c ON c.oid = p.partrelid "
-                    "WHERE c.relname = 'observation'"
+                    "SELECT partstrat FROM pg_partitioned_table p "
+                    "JOIN pg_class c ON c.oid = p.partrelid WHERE c.relname = 'observation'"
                 ).scalar()
                 assert partitioned == "r"  # range partitioned
             tables = set(inspect(conn).get_table_names())

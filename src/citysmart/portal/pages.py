@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,14 +13,21 @@ from starlette.responses import RedirectResponse, Response
 from citysmart.core import roles
 from citysmart.core.accounts import authenticate_password
 from citysmart.core.auth import OptionalPrincipal, SessionDep, check_csrf, csrf_token
+from citysmart.core.errors import Problem
+from citysmart.core.paths import data_dir
 from citysmart.core.ratelimit import RateLimiter
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 sign_in_limiter = RateLimiter(limit=5, window_s=300)
+BOUNDARIES = Path("sejong-admin-boundaries") / "sejong_emd_2018.geojson"
+_boundaries: dict[Path, bytes] = {}
+_boundaries_lock = threading.Lock()
 
 
-def render(request: Request, name: str, principal: Any, status: int = 200, **context: Any) -> Response:
+def render(
+    request: Request, name: str, principal: Any, status: int = 200, **context: Any
+) -> Response:
     """Render a page with the layout's common context."""
     return templates.TemplateResponse(
         request,
@@ -52,7 +60,8 @@ def sign_in(
     db: SessionDep,
     username: Annotated[str, Form()],
     password: Annotated[str, Form()],
-    csrf: Annotated[str, Form()],
+    # Optional here so that a missing token is a CSRF failure (403), not a validation error.
+    csrf: Annotated[str | None, Form()] = None,
     next: Annotated[str, Form()] = "/",  # noqa: A002
 ) -> Response:
     """Check the password and start a session."""
@@ -62,14 +71,14 @@ def sign_in(
     if not sign_in_limiter.hit(key):
         return render(
             request, "signin.html", None, 429, next=_safe_next(next),
-            error="Too many attempts. Wait five minutes and try again.",
+            error="Too many attempts. Wait five minutes and try again.", username=username,
         )
     user = authenticate_password(db, username, password, ip)
     if user is None:
         db.commit()  # the failed attempt stays in the audit log
         return render(
             request, "signin.html", None, 401, next=_safe_next(next),
-            error="Wrong user name or password.",
+            error="Wrong user name or password.", username=username,
         )
     sign_in_limiter.reset(key)
     request.session.clear()  # a new session on sign-in: no fixation
@@ -79,7 +88,7 @@ def sign_in(
 
 
 @router.post("/signout")
-def sign_out(request: Request, csrf: Annotated[str, Form()]) -> Response:
+def sign_out(request: Request, csrf: Annotated[str | None, Form()] = None) -> Response:
     """End the session."""
     check_csrf(request, csrf)
     request.session.clear()
@@ -93,7 +102,28 @@ def explorer(request: Request, principal: OptionalPrincipal) -> Response:
         return RedirectResponse("/signin?next=/hub/explorer", status_code=303)
     if not roles.grants(principal.role, roles.OPERATOR):
         return render(request, "forbidden.html", principal, 403, needed=roles.OPERATOR)
-    return render(request, "explorer.html", principal)
+    return render(request, "explorer.html", principal, timezone=request.app.state.settings.timezone)
+
+
+@router.get("/hub/boundaries.geojson")
+def read_boundaries() -> Response:
+    """Serve Sejong's 17 eup/myeon/dong boundaries (KOSTAT 2018, public data) as GeoJSON."""
+    path = data_dir() / BOUNDARIES
+    with _boundaries_lock:
+        body = _boundaries.get(path)
+        if body is None:
+            try:
+                body = path.read_bytes()
+            except OSError as exc:
+                raise Problem(
+                    503, "Boundaries unavailable", f"cannot read {path}: {exc.strerror}"
+                ) from exc
+            _boundaries[path] = body
+    return Response(
+        body,
+        media_type="application/geo+json",
+        headers={"Cache-Control": "public, max-age=86400"},
+    )
 
 
 def _safe_next(target: str) -> str:
