@@ -19,6 +19,7 @@ VENDOR = ROOT / "src" / "citysmart" / "portal" / "static" / "vendor"
 # package -> (files and folders under the package, copied as they are)
 ASSETS: dict[str, tuple[str, ...]] = {
     "leaflet": ("dist/leaflet.js", "dist/leaflet.css", "dist/images", "LICENSE"),
+    "swagger-ui-dist": ("swagger-ui-bundle.js", "swagger-ui.css", "LICENSE"),
 }
 
 

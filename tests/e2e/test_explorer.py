@@ -228,3 +228,17 @@ def test_explorer_fits_a_phone(server: Server, browser: Browser) -> None:
 def _is_problem(message: ConsoleMessage) -> bool:
     # CSP violations and script errors are logged as console errors.
     return message.type == "error"
+
+
+def test_api_docs_render_from_local_assets(server: Server, browser: Browser) -> None:
+    context = browser.new_context()
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if _is_problem(m) else None)
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    try:
+        page.goto(f"{server.base_url}/docs")
+        expect(page.locator(".opblock-summary-path", has_text="/api/v1/ingest")).to_have_count(1)
+        assert not problems, f"the docs page logged errors: {problems}"
+    finally:
+        context.close()

@@ -90,6 +90,9 @@ def create_app(
         version="0.1.0",
         description="Sejong's city data hub and services",
         lifespan=lifespan,
+        # The API docs page is served by the portal from npm-built assets (no CDN).
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.runtime = runtime

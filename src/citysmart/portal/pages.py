@@ -129,3 +129,9 @@ def read_boundaries() -> Response:
 def _safe_next(target: str) -> str:
     # Only local paths: an open redirect would let a link send people elsewhere after sign-in.
     return target if target.startswith("/") and not target.startswith("//") else "/"
+
+
+@router.get("/docs")
+def api_docs(request: Request, principal: OptionalPrincipal) -> Response:
+    """Show the OpenAPI description of the API (Swagger UI, served locally)."""
+    return render(request, "docs.html", principal)
