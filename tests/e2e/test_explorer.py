@@ -30,8 +30,13 @@ pytestmark = pytest.mark.e2e
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "test-results"
@@ -54,7 +59,12 @@ class Server:
 def _cli(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
     done = subprocess.run(
         [sys.executable, "-m", "citysmart", *args],
-        env=env, input=stdin, capture_output=True, text=True, timeout=120, check=False,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert done.returncode == 0, f"citysmart {' '.join(args)} failed:\n{done.stdout}{done.stderr}"
     return done.stdout
@@ -91,16 +101,38 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     )
     _cli(env, "users", "add", USER, "--role", "operator", "--password-stdin", stdin=PASSWORD + "\n")
     added = _cli(
-        env, "devices", "add", DEVICE, "--entity", ENTITY, "--type", "AirQualityObserved",
-        "--name", "Hansol-dong air quality", "--lat", "36.4805", "--lon", "127.2583",
+        env,
+        "devices",
+        "add",
+        DEVICE,
+        "--entity",
+        ENTITY,
+        "--type",
+        "AirQualityObserved",
+        "--name",
+        "Hansol-dong air quality",
+        "--lat",
+        "36.4805",
+        "--lon",
+        "127.2583",
     )
     device_key = added.strip().splitlines()[-1]
     log = data / "server.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "citysmart", "serve", "--host", "127.0.0.1",
-             "--port", str(http_port)],
-            env=env, stdout=out, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "citysmart",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(http_port),
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     try:
         base_url = f"http://127.0.0.1:{http_port}"
@@ -210,7 +242,9 @@ def test_explorer_shows_the_map_devices_and_live_readings(server: Server, browse
 def test_explorer_fits_a_phone(server: Server, browser: Browser) -> None:
     RESULTS.mkdir(exist_ok=True)
     context = browser.new_context(
-        viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True,
+        viewport={"width": 390, "height": 844},
+        device_scale_factor=2,
+        is_mobile=True,
         has_touch=True,
     )
     page = context.new_page()

@@ -70,15 +70,25 @@ def sign_in(
     key = f"{ip}|{username.lower()}"
     if not sign_in_limiter.hit(key):
         return render(
-            request, "signin.html", None, 429, next=_safe_next(next),
-            error="Too many attempts. Wait five minutes and try again.", username=username,
+            request,
+            "signin.html",
+            None,
+            429,
+            next=_safe_next(next),
+            error="Too many attempts. Wait five minutes and try again.",
+            username=username,
         )
     user = authenticate_password(db, username, password, ip)
     if user is None:
         db.commit()  # the failed attempt stays in the audit log
         return render(
-            request, "signin.html", None, 401, next=_safe_next(next),
-            error="Wrong user name or password.", username=username,
+            request,
+            "signin.html",
+            None,
+            401,
+            next=_safe_next(next),
+            error="Wrong user name or password.",
+            username=username,
         )
     sign_in_limiter.reset(key)
     request.session.clear()  # a new session on sign-in: no fixation
