@@ -28,7 +28,10 @@ class Settings(BaseSettings):
     mqtt_url: str = ""
     embedded_mqtt_port: int = EMBEDDED_MQTT_PORT
     mqtt_client_id: str = "citysmart-hub-1"
-    mqtt_share_group: str = "citysmart-hub"
+    # Empty: one worker on a plain subscription, which Mosquitto 2.0 keeps across its own
+    # restarts. Set a group (MQTT 5 $share) to split the load over several workers, with a
+    # broker that keeps shared subscriptions across restarts (see docs/ingest.md).
+    mqtt_share_group: str = ""
     mqtt_session_expiry_s: int = 7 * 24 * 3600
     mqtt_ingest: bool = True
     secret_key: str = DEFAULT_SECRET_KEY

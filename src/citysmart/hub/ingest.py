@@ -7,6 +7,7 @@ import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
 
@@ -155,16 +156,8 @@ class Ingestor:
     ) -> ReadingBatch | None:
         def dead_letter(reason: str) -> None:
             message.error = reason
-            payload = message.payload[:MAX_DEAD_LETTER_PAYLOAD].decode("utf-8", "replace")
             dead.append(
-                {
-                    "received_at": utcnow(),
-                    "source": "mqtt",
-                    "device_id": message.device_id,
-                    "topic": message.topic,
-                    "payload": payload,
-                    "reason": reason,
-                }
+                dead_letter_row("mqtt", message.device_id, message.topic, message.payload, reason)
             )
             errors, _ = stats.get(message.device_id, (0, None))
             stats[message.device_id] = (errors + 1, reason)
@@ -193,6 +186,13 @@ class Ingestor:
             stats[device.id] = (errors, reason)
         return ReadingBatch(device.entity_id, device.id, readings) if readings else None
 
+    def keep_dead_letter(self, device_id: str, topic: str, payload: bytes, reason: str) -> None:
+        """Keep one message as a dead letter and count it against its device."""
+        row = dead_letter_row("mqtt", device_id, topic, payload, reason)
+        with self.engine.begin() as conn:
+            conn.execute(insert(DeadLetter), [row])
+            _touch_devices(conn, {device_id: (1, row["reason"])})
+
     # -- CSV import and tools -------------------------------------------------------------
     def store_readings(self, entity_id: str, device_id: str | None, readings: list[Reading]) -> int:
         """Store already-validated readings (the CSV importer's path); return how many."""
@@ -220,6 +220,30 @@ class Ingestor:
                         len(readings),
                     )
                 )
+
+
+def dead_letter_row(
+    source: str, device_id: str, topic: str, payload: bytes, reason: str
+) -> dict[str, Any]:
+    """Return a dead-letter row, fitted to its columns and free of NUL characters."""
+    text = payload[:MAX_DEAD_LETTER_PAYLOAD].decode("utf-8", "replace")
+    return {
+        "received_at": utcnow(),
+        "source": source,
+        "device_id": _clip(device_id, 128),
+        "topic": _printable(_clip(topic, 256)),
+        # PostgreSQL text cannot hold NUL; the payload stays readable for operators.
+        "payload": _printable(text),
+        "reason": _printable(reason),
+    }
+
+
+def _clip(value: str, limit: int) -> str:
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+def _printable(value: str) -> str:
+    return value.replace("\x00", "\ufffd")
 
 
 def _first_reason(rejections: list[Rejection]) -> str | None:
