@@ -39,93 +39,17 @@ from citysmart.hub.mqtt import device_topic
 from citysmart.hub.registry import register_device
 from citysmart.hub.runtime import HubRuntime
 from tests.conftest import free_port, unavailable
+from tests.servers import IS_ROOT, PrivateMosquitto, running_mosquitto, wait_until
 
-MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 PG_BIN = Path(os.environ.get("CITYSMART_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
-IS_ROOT = os.geteuid() == 0
 REPO = Path(__file__).resolve().parents[2]
-
-
-def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-
-
-def _listening(port: int) -> bool:
-    import socket
-
-    with socket.socket() as probe:
-        return probe.connect_ex(("127.0.0.1", port)) == 0
-
-
-# -- Mosquitto ------------------------------------------------------------------------------
-class PrivateMosquitto:
-    """A Mosquitto with persistence, stopped and started like a service would be."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.port = free_port()
-        self.url = f"mqtt://127.0.0.1:{self.port}"
-        self.log = directory / "mosquitto.log"
-        self.conf = directory / "mosquitto.conf"
-        self.conf.write_text(
-            f"listener {self.port} 127.0.0.1\n"
-            "allow_anonymous true\n"
-            "persistence true\n"
-            f"persistence_location {directory}/\n"
-            "autosave_interval 1\n"
-            # Mosquitto's defaults, spelled out: beyond the messages in flight to a client,
-            # at most 1000 more are queued for it, and further QoS 1 messages are dropped
-            # although the publisher got its PUBACK (see tests/faults/test_restarts.py).
-            "max_queued_messages 1000\n"
-            f"log_dest file {self.log}\n"
-            "log_type error\nlog_type warning\nlog_type notice\nlog_type information\n"
-            + ("user root\n" if IS_ROOT else "")
-        )
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [MOSQUITTO, "-c", str(self.conf)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        wait_until(lambda: _listening(self.port), 10, f"mosquitto on port {self.port}")
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        """Stop it (SIGTERM saves the persistence file, as ``systemctl stop`` does)."""
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-        try:
-            self.process.wait(15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(5)
-        self.process = None
-
-    def restart(self, down_s: float = 1.0) -> None:
-        self.stop()
-        time.sleep(down_s)
-        self.start()
 
 
 @pytest.fixture
 def private_mosquitto() -> Iterator[PrivateMosquitto]:
-    if not Path(MOSQUITTO).exists():
-        unavailable("mosquitto binary", f"{MOSQUITTO} not found")
-    directory = Path(tempfile.mkdtemp(prefix="citysmart-mosquitto-"))
-    broker = PrivateMosquitto(directory)
-    try:
-        broker.start()
+    """A private, persistent Mosquitto the test may restart."""
+    with running_mosquitto() as broker:
         yield broker
-    finally:
-        broker.stop()
-        shutil.rmtree(directory, ignore_errors=True)
 
 
 # -- PostgreSQL -----------------------------------------------------------------------------
@@ -150,8 +74,16 @@ class PrivatePostgres:
         if IS_ROOT:
             shutil.chown(self.directory, "postgres", "postgres")
         self._run(
-            str(PG_BIN / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres",
-            "--no-sync", "-E", "UTF8",
+            str(PG_BIN / "initdb"),
+            "-D",
+            str(self.data),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "--no-sync",
+            "-E",
+            "UTF8",
         )
 
     def start(self) -> None:
@@ -160,8 +92,17 @@ class PrivatePostgres:
             "-c max_connections=60 -c shared_buffers=32MB"
         )
         self._run(
-            str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-o", options,
-            "-w", "-t", "30", "start",
+            str(PG_BIN / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.log),
+            "-o",
+            options,
+            "-w",
+            "-t",
+            "30",
+            "start",
         )
 
     def stop(self, mode: str = "fast") -> None:
@@ -236,9 +177,7 @@ class Simulator:
         self.client.on_publish = self._on_publish
         self.client.on_disconnect = self._on_disconnect
 
-    def _on_publish(
-        self, _c: object, _u: object, mid: int, rc: ReasonCode, _p: object
-    ) -> None:
+    def _on_publish(self, _c: object, _u: object, mid: int, rc: ReasonCode, _p: object) -> None:
         self._acks.append((mid, rc.value))
 
     def _on_disconnect(self, *_args: object) -> None:
@@ -246,8 +185,7 @@ class Simulator:
 
     def payload(self, i: int) -> tuple[str, bytes]:
         device = self.devices[i % len(self.devices)]
-        pack = [{"bn": f"urn:dev:{device}:", "bt": self.start_time + i * 0.25, "n": "seq",
-                 "v": i}]
+        pack = [{"bn": f"urn:dev:{device}:", "bt": self.start_time + i * 0.25, "n": "seq", "v": i}]
         return device, json.dumps(pack).encode()
 
     def warm_up(self, engine: Engine, timeout: float = 30) -> None:
@@ -258,8 +196,8 @@ class Simulator:
         """
         device = self.devices[0]
         pack = [{"bn": f"urn:dev:{device}:", "bt": self.start_time - 1, "n": "warmup", "v": 1}]
-        query = select(func.count()).select_from(Observation).where(
-            Observation.attribute == "warmup"
+        query = (
+            select(func.count()).select_from(Observation).where(Observation.attribute == "warmup")
         )
         next_send = 0.0
 
@@ -315,8 +253,11 @@ class Simulator:
         return {rc for mid, rc in list(self._acks) if mid in self._mids}
 
     def wait_all_accepted(self, timeout: float = 30) -> None:
-        wait_until(lambda: len(self.accepted()) == self.count, timeout,
-                   f"the broker to accept all {self.count} messages")
+        wait_until(
+            lambda: len(self.accepted()) == self.count,
+            timeout,
+            f"the broker to accept all {self.count} messages",
+        )
 
     def close(self) -> None:
         self.client.disconnect()
@@ -393,7 +334,9 @@ class HubWorker:
         self._log.flush()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "citysmart", "worker"],
-            env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
         )
 
     def stop(self, sig: int = signal.SIGTERM) -> int | None:

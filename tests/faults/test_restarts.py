@@ -26,16 +26,14 @@ from citysmart.core.db import make_engine
 from citysmart.hub.mqtt import MqttIngest
 from citysmart.hub.runtime import HubRuntime
 from tests.faults.conftest import (
-    MOSQUITTO,
     HubWorker,
-    PrivateMosquitto,
     PrivatePostgres,
     Simulator,
     register_devices,
     stored_rows,
     stored_values,
-    wait_until,
 )
+from tests.servers import MOSQUITTO, PrivateMosquitto, wait_until
 
 pytestmark = pytest.mark.faults
 
@@ -89,8 +87,11 @@ def check_nothing_lost(case: str, sim: Simulator, engine: Engine, timeout: float
     sim.wait_all_accepted()
     accepted = sim.accepted()
     try:
-        wait_until(lambda: accepted <= stored_values(engine), timeout,
-                   "the hub to store every accepted reading")
+        wait_until(
+            lambda: accepted <= stored_values(engine),
+            timeout,
+            "the hub to store every accepted reading",
+        )
     except AssertionError:
         missing = sorted(accepted - stored_values(engine))
         print(f"\n{case}: {len(missing)} accepted readings not stored, e.g. {missing[:30]}")
@@ -245,8 +246,9 @@ def test_mosquitto_keeps_which_subscriptions(
     received: list[bytes] = []
 
     def session(subscribe: bool) -> mqtt.Client:
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="probe-hub",
-                             protocol=mqtt.MQTTv5)
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id="probe-hub", protocol=mqtt.MQTTv5
+        )
         client.on_message = lambda _c, _u, msg: received.append(bytes(msg.payload))
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = 3600
@@ -262,8 +264,9 @@ def test_mosquitto_keeps_which_subscriptions(
     hub.loop_stop()
     private_mosquitto.restart(down_s=0.2)
     codes: list[int] = []
-    device = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="probe-device",
-                         protocol=mqtt.MQTTv5)
+    device = mqtt.Client(
+        CallbackAPIVersion.VERSION2, client_id="probe-device", protocol=mqtt.MQTTv5
+    )
     device.on_publish = lambda _c, _u, _mid, rc, _p: codes.append(rc.value)
     device.connect("127.0.0.1", private_mosquitto.port)
     device.loop_start()
@@ -275,8 +278,10 @@ def test_mosquitto_keeps_which_subscriptions(
     time.sleep(1.0)
     hub.disconnect()
     hub.loop_stop()
-    print(f"\n{MOSQUITTO_VERSION}, {'shared' if shared else 'plain'} subscription: "
-          f"PUBACK reason codes {codes}, {len(received)} of 5 delivered after the restart")
+    print(
+        f"\n{MOSQUITTO_VERSION}, {'shared' if shared else 'plain'} subscription: "
+        f"PUBACK reason codes {codes}, {len(received)} of 5 delivered after the restart"
+    )
     if not shared:
         assert codes == [0] * 5
         assert sorted(received) == [str(i).encode() for i in range(5)]
