@@ -1,0 +1,1 @@
+"""The hub's NGSI-LD view (ETSI GS CIM 009)."""
