@@ -80,6 +80,7 @@ def worker() -> None:
     runtime = _runtime()
     if runtime.settings.embedded_mqtt:
         raise click.ClickException("a worker needs a broker: set CITYSMART_MQTT_URL")
+    runtime.start_events()
     runtime.start_mqtt()
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())

@@ -19,6 +19,7 @@ class ReadingsStored:
     attributes: frozenset[str]
     latest: dt.datetime
     count: int
+    origin: str = ""  # empty when stored by this process; else the storing process's id
 
 
 Handler = Callable[[ReadingsStored], None]

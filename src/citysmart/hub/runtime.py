@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from citysmart.core.config import Settings
 from citysmart.core.db import make_engine, make_sessionmaker
+from citysmart.core.event_relay import PostgresEventRelay
 from citysmart.core.events import EventBus
 from citysmart.core.migrate import upgrade
 from citysmart.hub.broker import EmbeddedBroker
@@ -30,6 +31,7 @@ class HubRuntime:
     ingestor: Ingestor
     broker: EmbeddedBroker | None = None
     consumer: MqttIngest | None = None
+    relay: PostgresEventRelay | None = None
     started: list[str] = field(default_factory=list)
 
     @classmethod
@@ -43,6 +45,12 @@ class HubRuntime:
     def migrate(self) -> None:
         """Bring the schema to the newest migration."""
         upgrade(self.engine)
+
+    def start_events(self) -> None:
+        """Share events with the hub's other processes (PostgreSQL only; SQLite is one)."""
+        if self.engine.dialect.name == "postgresql" and self.relay is None:
+            self.relay = PostgresEventRelay(self.engine, self.events)
+            self.relay.start()
 
     def start_mqtt(self) -> None:
         """Start the embedded broker (if no broker is configured) and the consumer."""
@@ -68,6 +76,8 @@ class HubRuntime:
         """Stop the consumer, then the broker, then close the database pool."""
         if self.consumer is not None:
             self.consumer.stop()
+        if self.relay is not None:
+            self.relay.stop()
         if self.broker is not None:
             self.broker.stop()
         self.engine.dispose()

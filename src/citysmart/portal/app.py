@@ -78,6 +78,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if migrate:
             runtime.migrate()
+        runtime.start_events()
         if run_mqtt:
             runtime.start_mqtt()
         try:

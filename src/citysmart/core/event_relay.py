@@ -1,0 +1,126 @@
+"""Carry hub events between processes through PostgreSQL LISTEN/NOTIFY."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import threading
+import uuid
+from collections.abc import Callable
+
+import psycopg
+from sqlalchemy import Engine
+
+from citysmart.core.events import EventBus, ReadingsStored
+
+logger = logging.getLogger(__name__)
+CHANNEL = "citysmart_readings"
+# NOTIFY payloads are limited to 8000 bytes: an event that lists more attributes than fit
+# is announced without them (listeners then treat every attribute as changed).
+MAX_PAYLOAD = 7900
+
+
+def encode(event: ReadingsStored, origin: str) -> str:
+    """Serialise an event for NOTIFY."""
+    body = {
+        "o": origin,
+        "e": event.entity_id,
+        "a": sorted(event.attributes),
+        "t": event.latest.isoformat(),
+        "n": event.count,
+    }
+    text = json.dumps(body, separators=(",", ":"))
+    if len(text.encode()) > MAX_PAYLOAD:
+        body["a"] = None
+        text = json.dumps(body, separators=(",", ":"))
+    return text
+
+
+def decode(payload: str) -> ReadingsStored:
+    """Rebuild an event from a NOTIFY payload."""
+    body = json.loads(payload)
+    attributes = frozenset(body["a"]) if body["a"] is not None else frozenset()
+    latest = dt.datetime.fromisoformat(body["t"])
+    return ReadingsStored(body["e"], attributes, latest, int(body["n"]), origin=body["o"])
+
+
+class PostgresEventRelay:
+    """Forward this process's events to the others, and theirs into this process's bus.
+
+    NOTIFY is not durable: a process that is down misses events. Whatever must not be
+    missed (a subscription's notification) is kept in a table, not carried by events.
+    """
+
+    def __init__(self, engine: Engine, bus: EventBus) -> None:
+        url = engine.url.set(drivername="postgresql")
+        self.dsn = url.render_as_string(hide_password=False)
+        self.bus = bus
+        self.origin = uuid.uuid4().hex
+        self.listening = threading.Event()
+        self._stop = threading.Event()
+        self._send_lock = threading.Lock()
+        self._sender: psycopg.Connection[tuple[object, ...]] | None = None
+        self._thread: threading.Thread | None = None
+        self._unsubscribe: Callable[[], None] | None = None
+
+    def start(self) -> None:
+        """Start listening, and forward local events from now on."""
+        self._unsubscribe = self.bus.subscribe(self._forward)
+        self._thread = threading.Thread(target=self._listen, name="event-relay", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop forwarding and listening."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        with self._send_lock:
+            if self._sender is not None:
+                self._sender.close()
+                self._sender = None
+
+    def _forward(self, event: ReadingsStored) -> None:
+        if event.origin:
+            return  # it came from another process: it was announced there already
+        payload = encode(event, self.origin)
+        with self._send_lock:
+            try:
+                if self._sender is None or self._sender.closed:
+                    self._sender = psycopg.connect(self.dsn, autocommit=True, connect_timeout=5)
+                self._sender.execute("SELECT pg_notify(%s, %s)", (CHANNEL, payload))
+            except psycopg.Error as exc:
+                # The readings are stored; only the announcement to other processes is lost.
+                logger.warning("could not announce %s to other processes: %s", event.entity_id, exc)
+                if self._sender is not None:
+                    self._sender.close()
+                self._sender = None
+
+    def _listen(self) -> None:
+        delay = 0.5
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(self.dsn, autocommit=True, connect_timeout=5) as conn:
+                    conn.execute(f"LISTEN {CHANNEL}")
+                    self.listening.set()
+                    delay = 0.5
+                    while not self._stop.is_set():
+                        for note in conn.notifies(timeout=0.5):
+                            self._deliver(note.payload)
+            except psycopg.Error as exc:
+                self.listening.clear()
+                logger.warning("event relay lost its connection, reconnecting: %s", exc)
+                if self._stop.wait(delay):
+                    return
+                delay = min(delay * 2, 10.0)
+
+    def _deliver(self, payload: str) -> None:
+        try:
+            event = decode(payload)
+        except (ValueError, KeyError, TypeError):
+            logger.warning("ignoring a malformed event payload: %.200s", payload)
+            return
+        if event.origin != self.origin:
+            self.bus.publish(event)
