@@ -84,6 +84,7 @@ def test_missing_unit_takes_the_attributes_unit() -> None:
         ({"v": 1}, "invalid SenML name"),
         ({"n": "pm10", "v": 1, "bver": 99}, "newer than the supported"),
         ({"n": "pm10", "v": 1, "crit_": 1}, "must-understand"),
+        ({"n": "status", "vs": "open\x00"}, "NUL character"),
         ({"n": 5, "v": 1}, "must be a string"),
         ({"bt": "yesterday", "n": "pm10", "v": 1}, "bt (base time) must be a number"),
         ("pm10=5", "must be a JSON object"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import queue
 import threading
 import uuid
 from collections.abc import Callable
@@ -59,44 +60,64 @@ class PostgresEventRelay:
         self.origin = uuid.uuid4().hex
         self.listening = threading.Event()
         self._stop = threading.Event()
-        self._send_lock = threading.Lock()
+        self._outbox: queue.Queue[str] = queue.Queue()
         self._sender: psycopg.Connection[tuple[object, ...]] | None = None
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self._unsubscribe: Callable[[], None] | None = None
 
     def start(self) -> None:
         """Start listening, and forward local events from now on."""
         self._unsubscribe = self.bus.subscribe(self._forward)
-        self._thread = threading.Thread(target=self._listen, name="event-relay", daemon=True)
-        self._thread.start()
+        for target, name in ((self._listen, "event-listen"), (self._send_loop, "event-send")):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
 
     def stop(self) -> None:
         """Stop forwarding and listening."""
         if self._unsubscribe is not None:
             self._unsubscribe()
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        with self._send_lock:
-            if self._sender is not None:
-                self._sender.close()
-                self._sender = None
+        for thread in self._threads:
+            thread.join(timeout=5)
+        if self._sender is not None:
+            self._sender.close()
+            self._sender = None
 
     def _forward(self, event: ReadingsStored) -> None:
         if event.origin:
             return  # it came from another process: it was announced there already
-        payload = encode(event, self.origin)
-        with self._send_lock:
+        # Queued, not sent here: the request or ingest batch that stored the readings
+        # should not wait for a round trip to the database for the announcement.
+        self._outbox.put(encode(event, self.origin))
+
+    def _send_loop(self) -> None:
+        while not self._stop.is_set():
             try:
-                if self._sender is None or self._sender.closed:
-                    self._sender = psycopg.connect(self.dsn, autocommit=True, connect_timeout=5)
-                self._sender.execute("SELECT pg_notify(%s, %s)", (CHANNEL, payload))
-            except psycopg.Error as exc:
-                # The readings are stored; only the announcement to other processes is lost.
-                logger.warning("could not announce %s to other processes: %s", event.entity_id, exc)
-                if self._sender is not None:
-                    self._sender.close()
-                self._sender = None
+                payloads = [self._outbox.get(timeout=0.5)]
+            except queue.Empty:
+                continue
+            while len(payloads) < 500:
+                try:
+                    payloads.append(self._outbox.get_nowait())
+                except queue.Empty:
+                    break
+            self._send(payloads)
+
+    def _send(self, payloads: list[str]) -> None:
+        try:
+            if self._sender is None or self._sender.closed:
+                self._sender = psycopg.connect(self.dsn, autocommit=True, connect_timeout=5)
+            with self._sender.transaction(), self._sender.cursor() as cursor:
+                cursor.executemany("SELECT pg_notify(%s, %s)", [(CHANNEL, p) for p in payloads])
+        except psycopg.Error as exc:
+            # The readings are stored; only the announcement to other processes is lost.
+            logger.warning(
+                "could not announce %d event(s) to other processes: %s", len(payloads), exc
+            )
+            if self._sender is not None:
+                self._sender.close()
+            self._sender = None
 
     def _listen(self) -> None:
         delay = 0.5

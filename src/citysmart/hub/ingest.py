@@ -260,23 +260,26 @@ def _load_devices(conn: Connection, device_ids: set[str]) -> dict[str, DeviceInf
     return {r.id: DeviceInfo(r.id, r.entity_id, r.status) for r in rows}
 
 
+_DEVICE = Device.__table__.c
+# Built once: compiling this UPDATE cost about a millisecond per pack.
+_TOUCH_DEVICE = (
+    update(Device)
+    .where(_DEVICE.id == bindparam("b_id"))
+    .values(
+        last_seen_at=bindparam("b_now"),
+        error_count=_DEVICE.error_count + bindparam("b_errors"),
+        last_error=func.coalesce(bindparam("b_reason"), _DEVICE.last_error),
+    )
+)
+
+
 def _touch_devices(conn: Connection, stats: dict[str, tuple[int, str | None]]) -> None:
     """Record when each device was last heard from and count its errors."""
     if not stats:
         return
     now = utcnow()
-    table = Device.__table__.c
     params = [
         {"b_id": device_id, "b_errors": errors, "b_reason": reason, "b_now": now}
         for device_id, (errors, reason) in sorted(stats.items())
     ]
-    conn.execute(
-        update(Device)
-        .where(table.id == bindparam("b_id"))
-        .values(
-            last_seen_at=bindparam("b_now"),
-            error_count=table.error_count + bindparam("b_errors"),
-            last_error=func.coalesce(bindparam("b_reason"), table.last_error),
-        ),
-        params,
-    )
+    conn.execute(_TOUCH_DEVICE, params)

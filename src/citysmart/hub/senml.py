@@ -60,10 +60,14 @@ def _refuse_constant(name: str) -> float:
     return math.nan
 
 
+# One decoder for every pack: json.loads with parse_constant builds a new one per call.
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+
+
 def parse_pack(raw: bytes | str) -> list[Any]:
     """Decode a SenML JSON pack; raise PackError when it is not JSON or not a pack."""
     try:
-        data = json.loads(raw, parse_constant=_refuse_constant)
+        data = _DECODER.decode(raw.decode("utf-8-sig") if isinstance(raw, bytes) else raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise PackError("Not JSON", f"the body is not valid UTF-8 JSON: {exc}") from exc
     if not isinstance(data, list):
@@ -133,9 +137,7 @@ def _attribute_of(name: str) -> str:
     return name[cut + 1 :] if cut >= 0 else name
 
 
-def _value_of(
-    record: dict[str, Any], base: _Base
-) -> tuple[float | None, str | None, str] | str:
+def _value_of(record: dict[str, Any], base: _Base) -> tuple[float | None, str | None, str] | str:
     """Return (number, text, type) for a record, or why it has no acceptable value."""
     present = [field for field in ("v", "vs", "vb", "vd") if field in record]
     if len(present) > 1:
@@ -155,6 +157,8 @@ def _value_of(
             return "vs (string value) must be a string"
         if len(text) > MAX_TEXT_VALUE:
             return f"vs is longer than {MAX_TEXT_VALUE} characters"
+        if "\x00" in text:
+            return "vs contains a NUL character"
         return None, text, "s"
     if field == "vb":
         if type(record["vb"]) is not bool:
@@ -201,84 +205,185 @@ def _check_unit(attribute: str, unit: str | None, number: float | None) -> str |
     return (unit,)
 
 
+def _resolve_record(
+    index: int, record: Any, base: _Base, now: float, max_skew_s: float
+) -> Reading | Rejection:
+    """Resolve one record of a pack against the base fields in force (and update them)."""
+    if not isinstance(record, dict):
+        return Rejection(index, "a SenML record must be a JSON object")
+    problem = _update_base(record, base)
+    if problem is None and not record.keys() <= _KNOWN_FIELDS:
+        unknown = [key for key in record if key not in _KNOWN_FIELDS and key.endswith("_")]
+        if unknown:
+            problem = f"must-understand field {unknown[0]!r} is not supported"
+    if problem is not None:
+        return Rejection(index, problem)
+    name = record.get("n", "")
+    if not isinstance(name, str):
+        return Rejection(index, "n (name) must be a string")
+    full_name = base.name + name
+    attribute = _plain_attribute(full_name)
+    if attribute is _NOT_PLAIN:
+        if not full_name or not _NAME.match(full_name):
+            return Rejection(index, f"invalid SenML name {full_name!r}")
+        attribute = _attribute_of(full_name)
+        return Rejection(
+            index,
+            f"attribute {attribute!r} must start with a letter and use only "
+            "letters, digits and _ (at most 64)",
+        )
+    offset = record.get("t", 0.0)
+    if not _is_number(offset):
+        return Rejection(index, "t (time) must be a number")
+    when = base.time + offset
+    if not math.isfinite(when):
+        return Rejection(index, "time is NaN or infinite")
+    if when < RELATIVE_TIME_LIMIT:
+        when += now
+    if when > now + max_skew_s:
+        return Rejection(
+            index,
+            f"time is {when - now:.0f} s in the future "
+            f"(the allowed clock skew is {max_skew_s:g} s)",
+        )
+    value = _value_of(record, base)
+    if isinstance(value, str):
+        return Rejection(index, value)
+    number, text, value_type = value
+    unit_field = record.get("u", base.unit)
+    if unit_field is not None and not isinstance(unit_field, str):
+        return Rejection(index, "u (unit) must be a string")
+    unit = _check_unit(attribute, unit_field, number)
+    if isinstance(unit, str):
+        return Rejection(index, unit)
+    return Reading(
+        attribute, round(when * 1_000_000), number, text, value_type, unit[0] if unit else None
+    )
+
+
+# Records with only these fields and a number take resolve_pack's fast path; every other
+# record (base fields, other values, anything refused) goes through _resolve_record.
+_PLAIN_FIELDS = frozenset({"n", "t", "v", "u"})
+_NOT_PLAIN = object()  # a remembered answer: this name or unit needs the full checks
+_MEMO_SIZE = 4096  # names and (attribute, unit) pairs remembered across packs ...
+_MEMO_KEY_CHARS = 256  # ... when they are short, as real ones are (memory stays bounded)
+_attributes: dict[str, Any] = {}
+_units: dict[tuple[str, str | None], tuple[Any, Any, Any]] = {}
+
+
+def _plain_attribute(full_name: str) -> Any:
+    """Return the attribute of a valid full name, or _NOT_PLAIN (remembered: names repeat)."""
+    attribute = _attributes.get(full_name)
+    if attribute is None:
+        attribute = _NOT_PLAIN
+        if full_name and _NAME.match(full_name):
+            cut = _attribute_of(full_name)
+            if _ATTRIBUTE.match(cut):
+                attribute = cut
+        if len(full_name) <= _MEMO_KEY_CHARS:
+            if len(_attributes) >= _MEMO_SIZE:
+                _attributes.clear()
+            _attributes[full_name] = attribute
+    return attribute
+
+
+def _plain_unit(attribute: str, unit: str | None) -> Any:
+    """Return (unit to store, minimum, maximum) for an accepted unit, or _NOT_PLAIN.
+
+    Remembered per (attribute, unit), along with the rule and unit list it was derived from,
+    so that a changed vocabulary is never answered from memory.
+    """
+    rule = ATTRIBUTE_RULES.get(attribute)
+    memo = _units.get((attribute, unit))
+    if memo is not None and memo[0] is rule and memo[1] is UNITS:
+        return memo[2]
+    checked = _check_unit(attribute, unit, None)
+    answer: Any = _NOT_PLAIN
+    if not isinstance(checked, str):
+        minimum = -math.inf if rule is None or rule.minimum is None else rule.minimum
+        maximum = math.inf if rule is None or rule.maximum is None else rule.maximum
+        answer = (checked[0] if checked else None), minimum, maximum
+    if unit is None or len(unit) <= _MEMO_KEY_CHARS:
+        if len(_units) >= _MEMO_SIZE:
+            _units.clear()
+        _units[(attribute, unit)] = (rule, UNITS, answer)
+    return answer
+
+
+def _plain_info(full_name: str, unit: str | None) -> Any:
+    """Return (attribute, unit to store, minimum, maximum) for a plain record, or _NOT_PLAIN."""
+    attribute = _plain_attribute(full_name)
+    if attribute is _NOT_PLAIN:
+        return _NOT_PLAIN
+    checked = _plain_unit(attribute, unit)
+    return _NOT_PLAIN if checked is _NOT_PLAIN else (attribute, *checked)
+
+
 def resolve_pack(
     records: list[Any], now: float, max_skew_s: float
 ) -> tuple[list[Reading], list[Rejection]]:
-    """Resolve and validate every record of a pack; ``now`` is epoch seconds."""
+    """Resolve and validate every record of a pack; ``now`` is epoch seconds.
+
+    Most records of a real pack are plain: a name, perhaps a time and a unit, and a number,
+    under base fields set once. Those are resolved inline, with the checks of names and
+    units remembered for the pack; any other record, and any record that fails a check, is
+    resolved by ``_resolve_record``, so results and reasons are the same either way.
+    """
     readings: list[Reading] = []
     rejections: list[Rejection] = []
+    append = readings.append
     base = _Base()
     latest_allowed = now + max_skew_s
+    # What a (name, unit) resolves to under the base name in force: names and units repeat
+    # from record to record, so each pair is checked once per pack.
+    plain: dict[tuple[str, str | None], Any] = {}
+    plain_fields, not_plain, isfinite = _PLAIN_FIELDS, _NOT_PLAIN, math.isfinite
+    # The base fields in force, as locals (refreshed after every record resolved in full).
+    base_name, base_time, base_unit, base_value = "", 0.0, None, 0.0
     for index, record in enumerate(records):
-        if not isinstance(record, dict):
-            rejections.append(Rejection(index, "a SenML record must be a JSON object"))
-            continue
-        problem = _update_base(record, base)
-        if problem is None:
-            unknown = [key for key in record if key not in _KNOWN_FIELDS and key.endswith("_")]
-            if unknown:
-                problem = f"must-understand field {unknown[0]!r} is not supported"
-        if problem is not None:
-            rejections.append(Rejection(index, problem))
-            continue
-        name = record.get("n", "")
-        if not isinstance(name, str):
-            rejections.append(Rejection(index, "n (name) must be a string"))
-            continue
-        full_name = base.name + name
-        if not full_name or not _NAME.match(full_name):
-            rejections.append(Rejection(index, f"invalid SenML name {full_name!r}"))
-            continue
-        attribute = _attribute_of(full_name)
-        if not _ATTRIBUTE.match(attribute):
-            rejections.append(
-                Rejection(
-                    index,
-                    f"attribute {attribute!r} must start with a letter and use only "
-                    "letters, digits and _ (at most 64)",
-                )
-            )
-            continue
-        offset = record.get("t", 0.0)
-        if not _is_number(offset):
-            rejections.append(Rejection(index, "t (time) must be a number"))
-            continue
-        when = base.time + offset
-        if not math.isfinite(when):
-            rejections.append(Rejection(index, "time is NaN or infinite"))
-            continue
-        if when < RELATIVE_TIME_LIMIT:
-            when += now
-        if when > latest_allowed:
-            rejections.append(
-                Rejection(
-                    index,
-                    f"time is {when - now:.0f} s in the future "
-                    f"(the allowed clock skew is {max_skew_s:g} s)",
-                )
-            )
-            continue
-        value = _value_of(record, base)
-        if isinstance(value, str):
-            rejections.append(Rejection(index, value))
-            continue
-        number, text, value_type = value
-        unit_field = record.get("u", base.unit)
-        if unit_field is not None and not isinstance(unit_field, str):
-            rejections.append(Rejection(index, "u (unit) must be a string"))
-            continue
-        unit = _check_unit(attribute, unit_field, number)
-        if isinstance(unit, str):
-            rejections.append(Rejection(index, unit))
-            continue
-        readings.append(
-            Reading(
-                attribute,
-                round(when * 1_000_000),
-                number,
-                text,
-                value_type,
-                unit[0] if unit else None,
-            )
-        )
+        if type(record) is dict and record.keys() <= plain_fields:
+            name = record.get("n", "")
+            offset = record.get("t", 0.0)
+            value = record.get("v", not_plain)
+            unit = record.get("u", base_unit)
+            number_type = type(value)
+            offset_type = type(offset)
+            if (
+                type(name) is str
+                and (number_type is float or number_type is int)
+                and (offset_type is float or offset_type is int)
+                and (unit is None or type(unit) is str)
+            ):
+                info = plain.get((name, unit))
+                if info is None:
+                    info = plain[(name, unit)] = _plain_info(base_name + name, unit)
+                # The same checks, in the same order, as _resolve_record (so that even an
+                # error raised, such as a number too large for a float, is raised alike).
+                if info is not not_plain:
+                    when = base_time + offset
+                    if isfinite(when):
+                        if when < RELATIVE_TIME_LIMIT:
+                            when += now
+                        if when <= latest_allowed:
+                            number = float(value) + base_value
+                            if isfinite(number) and info[2] <= number <= info[3]:
+                                append(
+                                    Reading(
+                                        info[0],
+                                        round(when * 1_000_000),
+                                        number,
+                                        None,
+                                        "n",
+                                        info[1],
+                                    )
+                                )
+                                continue
+        resolved = _resolve_record(index, record, base, now, max_skew_s)
+        if type(resolved) is Reading:
+            append(resolved)
+        else:
+            rejections.append(resolved)  # type: ignore[arg-type]
+        if base.name != base_name:
+            base_name, plain = base.name, {}
+        base_time, base_unit, base_value = base.time, base.unit, base.value or 0.0
     return readings, rejections
