@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,6 +83,12 @@ class Ingestor:
         self.max_skew_s = max_skew_s
         self.max_pack_bytes = max_pack_bytes
         self.partitions = PartitionKeeper()
+        # SQLite takes one writer at a time, and a blocked writer sleeps in growing steps
+        # (its busy handler) before it tries again: queueing writers on a lock in this
+        # process instead keeps the file busy all the time. PostgreSQL needs no such lock.
+        self._write_lock: AbstractContextManager[object] = (
+            threading.Lock() if engine.dialect.name == "sqlite" else nullcontext()
+        )
 
     # -- HTTP ---------------------------------------------------------------------------
     def device_for_key(self, key: str) -> DeviceInfo:
@@ -111,7 +119,7 @@ class Ingestor:
         with self.engine.connect() as conn:
             rows = to_rows(conn, [batch])
             self.partitions.ensure(conn, rows)
-            with conn.begin():
+            with self._write_lock, conn.begin():
                 result.stored = insert_observations(conn, rows)
                 update_latest(conn, rows)
                 _touch_devices(conn, {device.id: (len(rejections), _first_reason(rejections))})
@@ -138,7 +146,7 @@ class Ingestor:
                     batches.append(batch)
             rows = to_rows(conn, batches)
             self.partitions.ensure(conn, rows)
-            with conn.begin():
+            with self._write_lock, conn.begin():
                 insert_observations(conn, rows)
                 update_latest(conn, rows)
                 if dead:
@@ -200,7 +208,7 @@ class Ingestor:
         with self.engine.connect() as conn:
             rows = to_rows(conn, [batch])
             self.partitions.ensure(conn, rows)
-            with conn.begin():
+            with self._write_lock, conn.begin():
                 stored = insert_observations(conn, rows)
                 update_latest(conn, rows)
         self._announce([batch])
