@@ -94,19 +94,21 @@ class Ingestor:
     def device_for_key(self, key: str) -> DeviceInfo:
         """Authenticate a device by its key; raise DeviceRefused when it may not report."""
         with self.engine.connect() as conn:
-            row = conn.execute(
-                select(Device.id, Device.entity_id, Device.status).where(
-                    Device.key_hash == digest_secret(key)
-                )
-            ).first()
-        if row is None:
-            raise DeviceRefused(401, "Unknown device key", "no device has this key")
-        if row.status != "active":
-            raise DeviceRefused(403, "Device revoked", f"device {row.id} is {row.status}")
-        return DeviceInfo(row.id, row.entity_id, row.status)
+            return _device_for_key(conn, key)
+
+    def ingest_for_key(self, key: str, body: bytes) -> IngestResult:
+        """Authenticate by key and store the pack, on one connection (the HTTP path)."""
+        with self.engine.connect() as conn:
+            device = _device_for_key(conn, key)
+            conn.rollback()  # end the read so the write below starts its own transaction
+            return self._store_pack(conn, device, body)
 
     def ingest_pack(self, device: DeviceInfo, body: bytes) -> IngestResult:
         """Store one SenML pack from an authenticated device (raises PackError as a whole)."""
+        with self.engine.connect() as conn:
+            return self._store_pack(conn, device, body)
+
+    def _store_pack(self, conn: Connection, device: DeviceInfo, body: bytes) -> IngestResult:
         if len(body) > self.max_pack_bytes:
             raise PackError(
                 "Pack too large",
@@ -116,13 +118,12 @@ class Ingestor:
         readings, rejections = resolve_pack(records, time.time(), self.max_skew_s)
         result = IngestResult(rejections=rejections)
         batch = ReadingBatch(device.entity_id, device.id, readings)
-        with self.engine.connect() as conn:
-            rows = to_rows(conn, [batch])
-            self.partitions.ensure(conn, rows)
-            with self._write_lock, conn.begin():
-                result.stored = insert_observations(conn, rows)
-                update_latest(conn, rows)
-                _touch_devices(conn, {device.id: (len(rejections), _first_reason(rejections))})
+        rows = to_rows(conn, [batch])
+        self.partitions.ensure(conn, rows)
+        with self._write_lock, conn.begin():
+            result.stored = insert_observations(conn, rows)
+            update_latest(conn, rows)
+            _touch_devices(conn, {device.id: (len(rejections), _first_reason(rejections))})
         result.duplicates = len(readings) - result.stored
         self._announce([batch])
         return result
@@ -252,6 +253,20 @@ def _clip(value: str, limit: int) -> str:
 
 def _printable(value: str) -> str:
     return value.replace("\x00", "\ufffd")
+
+
+_DEVICE_BY_KEY = select(Device.id, Device.entity_id, Device.status).where(
+    Device.key_hash == bindparam("key_hash")
+)
+
+
+def _device_for_key(conn: Connection, key: str) -> DeviceInfo:
+    row = conn.execute(_DEVICE_BY_KEY, {"key_hash": digest_secret(key)}).first()
+    if row is None:
+        raise DeviceRefused(401, "Unknown device key", "no device has this key")
+    if row.status != "active":
+        raise DeviceRefused(403, "Device revoked", f"device {row.id} is {row.status}")
+    return DeviceInfo(row.id, row.entity_id, row.status)
 
 
 def _first_reason(rejections: list[Rejection]) -> str | None:

@@ -76,13 +76,11 @@ async def create_ingest(request: Request, ingestor: IngestorDep) -> JSONResponse
         raise Problem(
             415, "Unsupported media type", f"send {' or '.join(SENML_TYPES)}, not {media_type}"
         )
-    try:
-        device = await run_in_threadpool(ingestor.device_for_key, key.strip())
-    except DeviceRefused as exc:
-        raise Problem(exc.status, exc.title, exc.detail) from exc
     body = await _read_limited(request, ingestor.max_pack_bytes)
     try:
-        result = await run_in_threadpool(ingestor.ingest_pack, device, body)
+        result = await run_in_threadpool(ingestor.ingest_for_key, key.strip(), body)
+    except DeviceRefused as exc:
+        raise Problem(exc.status, exc.title, exc.detail) from exc
     except PackError as exc:
         status = 413 if exc.title == "Pack too large" else 400
         raise Problem(status, exc.title, exc.detail) from exc
