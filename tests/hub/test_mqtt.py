@@ -131,7 +131,9 @@ def observations(runtime: HubRuntime, device_ids: Sequence[str]) -> list[tuple[A
     with runtime.sessions() as s:
         rows = s.execute(
             select(
-                Observation.entity_id, Observation.device_id, Observation.attribute,
+                Observation.entity_id,
+                Observation.device_id,
+                Observation.attribute,
                 Observation.num_value,
             )
             .where(Observation.device_id.in_(device_ids))
@@ -196,7 +198,8 @@ def test_bad_messages_become_dead_letters_and_the_consumer_goes_on(
     wait_until(lambda: len(observations(runtime, [device_id])) == 2, what="the valid pack")
     letters = dead_letters(runtime, [device_id, stranger])
     assert [(d.device_id, d.source) for d in letters] == [
-        (device_id, "mqtt"), (stranger, "mqtt"),
+        (device_id, "mqtt"),
+        (stranger, "mqtt"),
     ]
     garbage, unknown = letters
     assert garbage.reason.startswith("Not JSON")
@@ -234,10 +237,13 @@ def test_rejected_records_are_dead_letters_and_the_rest_is_stored(
     device_id, _ = new_device(runtime)
     consumer()
     now = time.time()
-    publish(device_id, [
-        {"bn": f"urn:dev:{device_id}:", "bt": now - 60, "n": "pm10", "u": "ug/m3", "v": 12},
-        {"n": "pm25", "u": "ug/m3", "v": -4},
-    ])
+    publish(
+        device_id,
+        [
+            {"bn": f"urn:dev:{device_id}:", "bt": now - 60, "n": "pm10", "u": "ug/m3", "v": 12},
+            {"n": "pm25", "u": "ug/m3", "v": -4},
+        ],
+    )
     wait_until(lambda: len(dead_letters(runtime, [device_id])) == 1, what="a dead letter")
     assert [r[2:] for r in observations(runtime, [device_id])] == [("pm10", 12.0)]
     (letter,) = dead_letters(runtime, [device_id])
@@ -255,12 +261,18 @@ def test_nul_characters_do_not_stop_the_consumer(
     consumer()
     now = time.time()
     publish(device_id, b"\x00 not json")
-    publish(device_id, [{"bn": f"urn:dev:{device_id}:", "bt": now - 90, "n": "status",
-                         "vs": "on\u0000off"}])
-    publish(device_id, [{"bn": f"urn:dev:{device_id}:", "bt": now - 60, "n": "pm10",
-                         "u": "ug/m3", "v": 7}])
-    wait_until(lambda: ("pm10", 7.0) in [r[2:] for r in observations(runtime, [device_id])],
-               what="the pack after them")
+    publish(
+        device_id,
+        [{"bn": f"urn:dev:{device_id}:", "bt": now - 90, "n": "status", "vs": "on\u0000off"}],
+    )
+    publish(
+        device_id,
+        [{"bn": f"urn:dev:{device_id}:", "bt": now - 60, "n": "pm10", "u": "ug/m3", "v": 7}],
+    )
+    wait_until(
+        lambda: ("pm10", 7.0) in [r[2:] for r in observations(runtime, [device_id])],
+        what="the pack after them",
+    )
     letters = dead_letters(runtime, [device_id])
     assert letters, "the NUL payload was not kept"
     garbage = letters[0]
@@ -355,8 +367,18 @@ def test_a_message_that_cannot_be_stored_does_not_hold_up_the_others(
     start = time.time() - 600
     with gate:
         for i in range(10):
-            publish(device_id, [{"bn": f"urn:dev:{device_id}:", "bt": start + i, "n": "pm10",
-                                 "u": "ug/m3", "v": float(i)}])
+            publish(
+                device_id,
+                [
+                    {
+                        "bn": f"urn:dev:{device_id}:",
+                        "bt": start + i,
+                        "n": "pm10",
+                        "u": "ug/m3",
+                        "v": float(i),
+                    }
+                ],
+            )
             if i == 4:
                 publish(device_id, b'[{"n": "poison"}]')
         time.sleep(0.3)
@@ -394,8 +416,18 @@ def test_two_workers_share_the_subscription(
     start = time.time() - 3600
     count = 200
     for i in range(count):
-        publish(devices[i % 4], [{"bn": f"urn:dev:{devices[i % 4]}:", "bt": start + i,
-                                  "n": "pm10", "u": "ug/m3", "v": float(i)}])
+        publish(
+            devices[i % 4],
+            [
+                {
+                    "bn": f"urn:dev:{devices[i % 4]}:",
+                    "bt": start + i,
+                    "n": "pm10",
+                    "u": "ug/m3",
+                    "v": float(i),
+                }
+            ],
+        )
     wait_until(lambda: len(observations(runtime, devices)) == count, what=f"{count} readings")
     received = seen["a"] + seen["b"]
     print(f"worker a stored {len(seen['a'])}, worker b {len(seen['b'])} of {count}")
