@@ -38,6 +38,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from citysmart.hub.store import OBSERVATION_COLUMNS, OBSERVATION_PG_TYPES
+
 # The same four attributes a Sejong air-quality station reports, each with its unit.
 ATTRIBUTES = (
     ("pm10", "ug/m3"),
@@ -46,17 +48,9 @@ ATTRIBUTES = (
     ("relativeHumidity", "%RH"),
 )
 BASE_UNIT = "ug/m3"
-COLUMNS = (
-    "entity_id",
-    "attribute",
-    "observed_at",
-    "num_value",
-    "text_value",
-    "value_type",
-    "unit",
-    "device_id",
-)
-PG_TYPES = ("varchar", "varchar", "timestamptz", "float8", "text", "varchar", "varchar", "varchar")
+# The raw baseline writes the very columns, with the very types, that the hub's store does.
+COLUMNS = OBSERVATION_COLUMNS
+PG_TYPES = OBSERVATION_PG_TYPES
 PACK_RECORDS = 1000
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 DEFAULT_MQTT_URL = "mqtt://127.0.0.1:1883"

@@ -30,6 +30,7 @@ from citysmart.hub.registry import revoke_device
 from citysmart.hub.runtime import HubRuntime
 from tests.conftest import free_port
 from tests.factories import create_device, pm_pack
+from tests.servers import wait_until
 
 
 @dataclass(frozen=True)
@@ -53,15 +54,6 @@ def broker(request: pytest.FixtureRequest) -> Iterator[Broker]:
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-def wait_until(check: Callable[[], bool], timeout: float = 20.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
 
 
 ConsumerFactory = Callable[..., MqttIngest]

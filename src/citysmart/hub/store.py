@@ -29,7 +29,7 @@ OBSERVATION_COLUMNS = (
 # PostgreSQL types of those columns (migration 0001), for binary COPY: the rows go in as
 # they are (a time as microseconds, a number as eight bytes), with nothing formatted as text
 # by the hub or parsed back by the server.
-_OBSERVATION_PG_TYPES = (
+OBSERVATION_PG_TYPES = (
     "varchar",
     "varchar",
     "timestamptz",
@@ -225,7 +225,7 @@ def _insert_postgresql(conn: Connection, rows: Sequence[Row]) -> int:
         cursor.execute("SAVEPOINT observation_copy")
         try:
             with cursor.copy(f"COPY observation ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
-                copy.set_types(_OBSERVATION_PG_TYPES)
+                copy.set_types(OBSERVATION_PG_TYPES)
                 write_row = copy.write_row
                 for row in rows:
                     write_row(row)
@@ -248,7 +248,7 @@ def _insert_postgresql_staged(conn: Connection, rows: Sequence[Row]) -> int:
             "(LIKE observation INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
         )
         with cursor.copy(f"COPY observation_stage ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
-            copy.set_types(_OBSERVATION_PG_TYPES)
+            copy.set_types(OBSERVATION_PG_TYPES)
             for row in rows:
                 copy.write_row(row)
         cursor.execute(
