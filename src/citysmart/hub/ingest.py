@@ -57,15 +57,13 @@ class IngestResult:
     rejections: list[Rejection] = field(default_factory=list)
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Message:
-    """One MQTT message, and after processing, its outcome."""
+    """One MQTT message: the device its topic names, the topic, the payload."""
 
     device_id: str
     topic: str
     payload: bytes
-    result: IngestResult | None = None
-    error: str | None = None
 
 
 class Ingestor:
@@ -164,7 +162,6 @@ class Ingestor:
         stats: dict[str, tuple[int, str | None]],
     ) -> ReadingBatch | None:
         def dead_letter(reason: str) -> None:
-            message.error = reason
             dead.append(
                 dead_letter_row("mqtt", message.device_id, message.topic, message.payload, reason)
             )
@@ -187,7 +184,6 @@ class Ingestor:
             dead_letter(f"{exc.title}: {exc.detail}")
             return None
         readings, rejections = resolve_pack(records, now, self.max_skew_s)
-        message.result = IngestResult(rejections=rejections)
         if rejections:
             dead_letter("; ".join(f"record {r.index}: {r.reason}" for r in rejections[:20]))
         else:
