@@ -52,7 +52,7 @@ class ReadingBatch:
     readings: list[Reading]
 
 
-def _placeholders(conn: Connection, count: int) -> str:
+def _bind_marks(conn: Connection, count: int) -> str:
     mark = "%s" if conn.dialect.name == "postgresql" else "?"
     return ", ".join([mark] * count)
 
@@ -282,7 +282,7 @@ def update_latest(conn: Connection, rows: Sequence[Row]) -> None:
         # Rows of distinct keys, so one multi-row statement does what one per row would.
         _execute_sqlite_rows(conn, f"INSERT INTO latest_value ({columns}) VALUES ", upsert, latest)
         return
-    marks = _placeholders(conn, len(OBSERVATION_COLUMNS))
+    marks = _bind_marks(conn, len(OBSERVATION_COLUMNS))
     sql = f"INSERT INTO latest_value ({columns}) VALUES ({marks})" + upsert
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:

@@ -462,10 +462,10 @@
 
     entityBody.replaceChildren(...(sorted.length
       ? sorted.map((entity) => entityRow(entity, changed))
-      : [el("tr", { className: "placeholder" }, el("td", { colspan: 5, text: "No entity in the hub yet." }))]));
+      : [el("tr", { className: "empty-row" }, el("td", { colspan: 5, text: "No entity in the hub yet." }))]));
     deviceBody.replaceChildren(...(devices.length
       ? devices.map(([device, entity]) => deviceRow(device, entity, errorsGrew.has(device.id)))
-      : [el("tr", { className: "placeholder" }, el("td", { colspan: 6, text: "No device registered yet." }))]));
+      : [el("tr", { className: "empty-row" }, el("td", { colspan: 6, text: "No device registered yet." }))]));
 
     document.getElementById("entities-count").textContent = `(${sorted.length})`;
     document.getElementById("devices-count").textContent = `(${devices.length})`;
