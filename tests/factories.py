@@ -10,8 +10,11 @@ from citysmart.hub.registry import register_device
 from citysmart.hub.runtime import HubRuntime
 
 TABLES = (
+    "notification",
+    "subscription",
     "observation",
-    "latest_value",
+    "attribute",
+    "entity_type",
     "dead_letter",
     "device",
     "entity",

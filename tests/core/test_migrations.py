@@ -6,6 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
+import citysmart.hub.ngsi_ld.tables  # noqa: F401  (register the tables)
 from citysmart.core.db import Base, make_engine
 
 
@@ -29,6 +30,15 @@ def test_migrated_schema_matches_the_models(database_url: str) -> None:
                 ).scalar()
                 assert partitioned == "r"  # range partitioned
             tables = set(inspect(conn).get_table_names())
-        assert {"entity", "device", "observation", "latest_value", "dead_letter"} <= tables
+        assert {
+            "entity",
+            "device",
+            "observation",
+            "attribute",
+            "entity_type",
+            "subscription",
+            "notification",
+            "dead_letter",
+        } <= tables
     finally:
         engine.dispose()

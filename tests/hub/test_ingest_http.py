@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from citysmart.core.models import AuditEvent
-from citysmart.hub.models import DeadLetter, Device, LatestValue, Observation
+from citysmart.hub.models import Attribute, DeadLetter, Device, Observation
 from citysmart.hub.runtime import HubRuntime
 from tests.factories import create_device, pm_pack
 
@@ -51,7 +51,7 @@ def test_a_pack_is_stored_for_the_devices_entity(client: TestClient, runtime: Hu
         (ENTITY, "pm10", 22.0),
     ]
     with runtime.sessions() as s:
-        latest = s.get(LatestValue, (ENTITY, "pm10"))
+        latest = s.get(Attribute, (ENTITY, "pm10", ""))
         device = s.get(Device, "aq-0001")
     assert latest is not None
     assert latest.num_value == 22.0
@@ -110,7 +110,7 @@ def _state(runtime: HubRuntime) -> tuple[object, ...]:
     with runtime.sessions() as s:
         return (
             s.scalar(select(func.count()).select_from(Observation)),
-            s.scalar(select(func.count()).select_from(LatestValue)),
+            s.scalar(select(func.count()).select_from(Attribute)),
             s.scalar(select(func.count()).select_from(DeadLetter)),
             s.scalar(select(Device.error_count).where(Device.id == "aq-0001")),
         )
@@ -171,7 +171,7 @@ def test_latest_value_never_goes_back_in_time(client: TestClient, runtime: HubRu
     post(client, key, [{"n": "pm10", "u": "ug/m3", "v": 50, "t": now - 10}])
     post(client, key, [{"n": "pm10", "u": "ug/m3", "v": 5, "t": now - 3600}])  # late arrival
     with runtime.sessions() as s:
-        latest = s.get(LatestValue, (ENTITY, "pm10"))
+        latest = s.get(Attribute, (ENTITY, "pm10", ""))
     assert latest is not None
     assert latest.num_value == 50
     assert len(stored(runtime)) == 2

@@ -1,4 +1,4 @@
-"""Hub tables: entities, devices, observations, latest values, dead letters."""
+"""Hub tables: entities and their types, devices, observations, attributes, dead letters."""
 
 from __future__ import annotations
 
@@ -20,12 +20,25 @@ class Entity(Base):
     __table_args__ = (Index("ix_entity_type", "type"),)
 
     id: Mapped[str] = mapped_column(String(256), primary_key=True)
-    type: Mapped[str] = mapped_column(String(128))
+    type: Mapped[str] = mapped_column(String(256))  # the first type; entity_type has them all
     name: Mapped[str | None] = mapped_column(String(256))
     properties: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     location: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    scope: Mapped[list[str] | None] = mapped_column(JSON)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     modified_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class EntityType(Base):
+    """One of an entity's types (NGSI-LD entities may have several)."""
+
+    __tablename__ = "entity_type"
+    __table_args__ = (Index("ix_entity_type_type", "type", "entity_id"),)
+
+    entity_id: Mapped[str] = mapped_column(
+        ForeignKey("entity.id", ondelete="CASCADE"), primary_key=True
+    )
+    type: Mapped[str] = mapped_column(String(256), primary_key=True)
 
 
 class Device(Base):
@@ -48,9 +61,12 @@ class Device(Base):
 class Observation(Base):
     """One reading: an entity's attribute at an instant.
 
-    The primary key (entity, attribute, time) makes ingest idempotent, serves both the
-    "one attribute over a time range" scan and Citus sharding by ``entity_id``; on
+    The primary key (entity, attribute, time, datasetId) makes ingest idempotent, serves
+    both the "one attribute over a time range" scan and Citus sharding by ``entity_id``; on
     PostgreSQL the table is partitioned by month on ``observed_at`` (see docs/storage.md).
+    ``value_type`` is ``n``umber, ``s``tring, ``b``oolean or ``j``SON (in ``text_value``);
+    ``meta`` holds what an NGSI-LD instance has beyond a plain reading (kind,
+    sub-attributes, unitCode), and is null for device readings.
     """
 
     __tablename__ = "observation"
@@ -59,30 +75,51 @@ class Observation(Base):
     )
 
     entity_id: Mapped[str] = mapped_column(String(256), primary_key=True)
-    attribute: Mapped[str] = mapped_column(String(64), primary_key=True)
+    attribute: Mapped[str] = mapped_column(String(256), primary_key=True)
     observed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, primary_key=True)
+    dataset_id: Mapped[str] = mapped_column(String(256), primary_key=True, server_default="")
     num_value: Mapped[float | None] = mapped_column(Double)
     text_value: Mapped[str | None] = mapped_column(Text)
     value_type: Mapped[str] = mapped_column(String(1))
     unit: Mapped[str | None] = mapped_column(String(16))
     device_id: Mapped[str | None] = mapped_column(String(128))
+    meta: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
-class LatestValue(Base):
-    """The newest reading of each attribute of each entity, kept current by ingest."""
+class Attribute(Base):
+    """The current instance of each attribute of each entity (NGSI-LD's view of "now").
 
-    __tablename__ = "latest_value"
+    Ingest keeps readings current here (``kind`` Property, ``unit`` from SenML); NGSI-LD
+    writes any kind. Values sit in typed columns so ``q`` compiles to indexed SQL; a
+    GeoProperty also keeps its bounding box for geo-queries. ``created_at`` and
+    ``modified_at`` left null by ingest read as the reading's ``observed_at``.
+    """
+
+    __tablename__ = "attribute"
+    __table_args__ = (
+        Index("ix_attribute_attribute_num_value", "attribute", "num_value"),
+        Index("ix_attribute_attribute_min_lon", "attribute", "min_lon"),
+    )
 
     entity_id: Mapped[str] = mapped_column(
         ForeignKey("entity.id", ondelete="CASCADE"), primary_key=True
     )
-    attribute: Mapped[str] = mapped_column(String(64), primary_key=True)
-    observed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    attribute: Mapped[str] = mapped_column(String(256), primary_key=True)
+    dataset_id: Mapped[str] = mapped_column(String(256), primary_key=True, server_default="")
+    kind: Mapped[str] = mapped_column(String(24), server_default="Property")
+    observed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     num_value: Mapped[float | None] = mapped_column(Double)
     text_value: Mapped[str | None] = mapped_column(Text)
     value_type: Mapped[str] = mapped_column(String(1))
     unit: Mapped[str | None] = mapped_column(String(16))
     device_id: Mapped[str | None] = mapped_column(String(128))
+    meta: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    min_lon: Mapped[float | None] = mapped_column(Double)
+    min_lat: Mapped[float | None] = mapped_column(Double)
+    max_lon: Mapped[float | None] = mapped_column(Double)
+    max_lat: Mapped[float | None] = mapped_column(Double)
+    created_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    modified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class DeadLetter(Base):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -10,7 +11,7 @@ from sqlalchemy import BigInteger, Connection, func, literal, select, text, type
 from sqlalchemy.orm import Session
 
 from citysmart.core.types import from_micros, to_micros
-from citysmart.hub.models import DeadLetter, Device, Entity, LatestValue, Observation
+from citysmart.hub.models import Attribute, DeadLetter, Device, Entity, Observation
 
 Aggregate = Literal["avg", "min", "max", "sum", "count"]
 AGGREGATES: tuple[Aggregate, ...] = ("avg", "min", "max", "sum", "count")
@@ -34,14 +35,14 @@ class Bucket:
     count: int
 
 
-def value_of(
-    value_type: str, num: float | None, text_value: str | None
-) -> float | str | bool | None:
-    """Turn a stored value back into what the device sent."""
+def value_of(value_type: str, num: float | None, text_value: str | None) -> Any:
+    """Turn a stored value back into what the device (or NGSI-LD client) sent."""
     if value_type == "b":
         return bool(num)
     if value_type in ("s", "d"):
         return text_value
+    if value_type == "j":
+        return json.loads(text_value) if text_value is not None else None
     return num
 
 
@@ -60,6 +61,7 @@ def read_series(
         .where(
             o.entity_id == entity_id,
             o.attribute == attribute,
+            o.dataset_id == "",
             o.observed_at >= start,
             o.observed_at < end,
         )
@@ -106,6 +108,7 @@ def aggregate_series(
         .where(
             o.entity_id == entity_id,
             o.attribute == attribute,
+            o.dataset_id == "",
             o.observed_at >= start,
             o.observed_at < end,
         )
@@ -128,7 +131,13 @@ def latest_values(session: Session, entity_ids: list[str]) -> dict[str, dict[str
     if not entity_ids:
         return {}
     out: dict[str, dict[str, dict[str, Any]]] = {e: {} for e in entity_ids}
-    rows = session.execute(select(LatestValue).where(LatestValue.entity_id.in_(entity_ids)))
+    rows = session.execute(
+        select(Attribute).where(
+            Attribute.entity_id.in_(entity_ids),
+            Attribute.dataset_id == "",
+            Attribute.observed_at.is_not(None),
+        )
+    )
     for (lv,) in rows:
         out[lv.entity_id][lv.attribute] = {
             "value": value_of(lv.value_type, lv.num_value, lv.text_value),

@@ -13,6 +13,7 @@ from citysmart.core import audit
 from citysmart.core.security import digest_secret, new_secret
 from citysmart.core.time import utcnow
 from citysmart.hub.models import Device, Entity
+from citysmart.hub.ngsi_ld.entity_store import sync_registry_entity
 
 _URN = re.compile(r"^urn:[A-Za-z0-9][A-Za-z0-9-]{0,31}:[A-Za-z0-9()+,\-.:=@;$_!*'%/?#]+$")
 _DEVICE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-.]{0,127}$")
@@ -96,6 +97,7 @@ def upsert_entity(
     if location is not None:
         entity.location = location
     entity.modified_at = utcnow()
+    sync_registry_entity(session, entity, entity.modified_at)
     return entity
 
 

@@ -261,7 +261,12 @@ def _insert_postgresql_staged(conn: Connection, rows: Sequence[Row]) -> int:
 
 
 def update_latest(conn: Connection, rows: Sequence[Row]) -> None:
-    """Keep ``latest_value`` at the newest reading of each (entity, attribute)."""
+    """Make the newest reading of each (entity, attribute) the attribute's current instance.
+
+    A reading replaces the value, unit and observedAt of the default instance and keeps its
+    sub-attributes (``meta``), as an NGSI-LD partial update would; an instance without
+    observedAt (written over NGSI-LD) is always older than a reading.
+    """
     newest: dict[tuple[str, str], Row] = {}
     for row in rows:
         key = (row[0], row[1])
@@ -273,17 +278,19 @@ def update_latest(conn: Connection, rows: Sequence[Row]) -> None:
     latest = sorted(newest.values(), key=lambda r: (r[0], r[1]))
     columns = ", ".join(OBSERVATION_COLUMNS)
     upsert = (
-        " ON CONFLICT (entity_id, attribute) DO UPDATE SET observed_at = excluded.observed_at, "
-        "num_value = excluded.num_value, text_value = excluded.text_value, "
-        "value_type = excluded.value_type, unit = excluded.unit, device_id = excluded.device_id "
-        "WHERE excluded.observed_at > latest_value.observed_at"
+        " ON CONFLICT (entity_id, attribute, dataset_id) DO UPDATE SET "
+        "observed_at = excluded.observed_at, num_value = excluded.num_value, "
+        "text_value = excluded.text_value, value_type = excluded.value_type, "
+        "unit = excluded.unit, device_id = excluded.device_id, kind = 'Property', "
+        "modified_at = NULL, min_lon = NULL, min_lat = NULL, max_lon = NULL, max_lat = NULL "
+        "WHERE attribute.observed_at IS NULL OR excluded.observed_at > attribute.observed_at"
     )
     if conn.dialect.name != "postgresql":
         # Rows of distinct keys, so one multi-row statement does what one per row would.
-        _execute_sqlite_rows(conn, f"INSERT INTO latest_value ({columns}) VALUES ", upsert, latest)
+        _execute_sqlite_rows(conn, f"INSERT INTO attribute ({columns}) VALUES ", upsert, latest)
         return
     marks = _bind_marks(conn, len(OBSERVATION_COLUMNS))
-    sql = f"INSERT INTO latest_value ({columns}) VALUES ({marks})" + upsert
+    sql = f"INSERT INTO attribute ({columns}) VALUES ({marks})" + upsert
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
         cursor.executemany(sql, latest)

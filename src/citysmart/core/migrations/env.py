@@ -6,7 +6,8 @@ from alembic import context
 from sqlalchemy import create_engine
 
 import citysmart.core.models
-import citysmart.hub.models  # noqa: F401  (register the tables)
+import citysmart.hub.models
+import citysmart.hub.ngsi_ld.tables  # noqa: F401  (register the tables)
 from citysmart.core.db import Base
 
 config = context.config

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import JSONResponse, Response
 
 from citysmart.core.auth import SessionDep
-from citysmart.hub.models import Entity, LatestValue
+from citysmart.hub.models import Entity
 from citysmart.hub.ngsi_ld.context import (
     CORE_CONTEXT_URL,
     JSONLD_CONTEXT_REL,
@@ -40,11 +40,11 @@ from citysmart.hub.ngsi_ld.context import (
     context_from_link_header,
     core_context,
 )
+from citysmart.hub.ngsi_ld.entity_store import load_entity_rows
 from citysmart.hub.ngsi_ld.geo import GeoQuery, GeoQueryError, matches, parse_geoquery
 from citysmart.hub.ngsi_ld.model import EntityFragment, NgsiLdError, bad_request
 from citysmart.hub.ngsi_ld.qlang import QExpr, QSyntaxError, evaluate, map_attribute_names, parse_q
 from citysmart.hub.ngsi_ld.render import render_entity
-from citysmart.hub.ngsi_ld.store_view import entity_fragment
 
 router = APIRouter(prefix="/ngsi-ld/v1", tags=["ngsi-ld"])
 
@@ -197,13 +197,7 @@ def _respond(content: Any, out: _Output, links: Sequence[str] = ()) -> JSONRespo
 
 
 def _load(session: Session, entities: Sequence[Entity]) -> list[EntityFragment]:
-    ids = [e.id for e in entities]
-    latest: dict[str, list[LatestValue]] = {i: [] for i in ids}
-    for start in range(0, len(ids), _CHUNK):
-        chunk = ids[start : start + _CHUNK]
-        for row in session.scalars(select(LatestValue).where(LatestValue.entity_id.in_(chunk))):
-            latest[row.entity_id].append(row)
-    return [entity_fragment(e, latest[e.id]) for e in entities]
+    return load_entity_rows(session, entities)
 
 
 @router.get("/entities/{entity_id:path}", summary="Retrieve an entity (NGSI-LD)")
