@@ -42,6 +42,15 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Seoul"
     ingest_batch_size: int = Field(default=2000, ge=1)
     ingest_batch_wait_s: float = Field(default=0.05, ge=0)
+    # NGSI-LD (docs/ngsi-ld.md)
+    ngsi_ld_max_limit: int = Field(default=1000, ge=1)
+    ngsi_ld_temporal_page_size: int = Field(default=1000, ge=1)
+    ngsi_ld_max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    # A JSON file mapping @context URLs to local files, loaded at start (offline brokers).
+    ngsi_ld_context_preload: Path | None = None
+    ngsi_ld_remote_contexts: bool = True
+    ngsi_ld_notify_timeout_s: float = Field(default=5.0, gt=0)
+    ngsi_ld_notify_attempts: int = Field(default=5, ge=1)
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:

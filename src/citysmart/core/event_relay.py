@@ -30,6 +30,8 @@ def encode(event: ReadingsStored, origin: str) -> str:
         "a": sorted(event.attributes),
         "t": event.latest.isoformat(),
         "n": event.count,
+        "g": event.tenant,
+        "r": event.trigger,
     }
     text = json.dumps(body, separators=(",", ":"))
     if len(text.encode()) > MAX_PAYLOAD:
@@ -43,7 +45,15 @@ def decode(payload: str) -> ReadingsStored:
     body = json.loads(payload)
     attributes = frozenset(body["a"]) if body["a"] is not None else frozenset()
     latest = dt.datetime.fromisoformat(body["t"])
-    return ReadingsStored(body["e"], attributes, latest, int(body["n"]), origin=body["o"])
+    return ReadingsStored(
+        body["e"],
+        attributes,
+        latest,
+        int(body["n"]),
+        origin=body["o"],
+        tenant=body.get("g", ""),
+        trigger=body.get("r", ""),
+    )
 
 
 class PostgresEventRelay:

@@ -20,6 +20,8 @@ class ReadingsStored:
     latest: dt.datetime
     count: int
     origin: str = ""  # empty when stored by this process; else the storing process's id
+    tenant: str = ""  # the NGSI-LD tenant; empty for the hub's own database
+    trigger: str = ""  # an NGSI-LD trigger (entityCreated, ...); empty for device readings
 
 
 Handler = Callable[[ReadingsStored], None]

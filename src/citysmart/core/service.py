@@ -42,6 +42,7 @@ class ServiceManifest:
     router: APIRouter | None = None
     jobs: tuple[Job, ...] = ()
     entity_types: tuple[str, ...] = ()
+    private_types: tuple[str, ...] = ()  # entity types the NGSI-LD API never serves
     pages: tuple[Page, ...] = ()
     roles: dict[str, set[str]] = field(default_factory=dict)
     description: str = ""

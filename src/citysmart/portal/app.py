@@ -17,8 +17,7 @@ from citysmart.core import roles
 from citysmart.core.config import Settings, get_settings
 from citysmart.core.errors import install_problem_handlers
 from citysmart.core.service import ServiceManifest, discover_services
-from citysmart.hub.ngsi_ld.routes import install_ngsi_ld_handlers
-from citysmart.hub.ngsi_ld.routes import router as ngsi_ld_router
+from citysmart.hub.ngsi_ld.routes import mount_ngsi_ld
 from citysmart.hub.routes import router as hub_router
 from citysmart.hub.runtime import HubRuntime
 from citysmart.portal import pages
@@ -103,7 +102,6 @@ def create_app(
     app.state.ingestor = runtime.ingestor
     app.state.services = manifests
     install_problem_handlers(app)
-    install_ngsi_ld_handlers(app)
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.secret_key,
@@ -114,7 +112,7 @@ def create_app(
     )
     app.add_middleware(SecurityHeaders)
     app.include_router(hub_router)
-    app.include_router(ngsi_ld_router)
+    mount_ngsi_ld(app, runtime, settings, manifests)
     for manifest in manifests:
         for role, includes in manifest.roles.items():
             roles.add_role(role, includes)

@@ -364,7 +364,7 @@ def test_a_failed_fetch_is_not_available_and_not_retried_at_once() -> None:
         contexts.resolve(USER_URL)
     assert raised.value.url == USER_URL
     assert "connection refused" in raised.value.reason
-    assert raised.value.status == 504
+    assert raised.value.status == 503
     assert raised.value.problem_type.endswith("/LdContextNotAvailable")
     with pytest.raises(ContextNotAvailable):
         contexts.resolve(USER_URL)

@@ -191,7 +191,7 @@ def test_a_user_context_renames_attributes(client: TestClient, runtime: HubRunti
     resolver = ContextResolver(settings=ContextSettings(allow_remote=False))
     resolver.preload(USER_CONTEXT, {"@context": {"particulates10": stored_pm10}})
     resolver.preload(SDM_CONTEXT, {"@context": {"pm10": SDM_PM10}})
-    client.app.state.ngsi_ld_contexts = resolver  # type: ignore[attr-defined]
+    client.app.state.ngsi_ld.resolver = resolver  # type: ignore[attr-defined]
 
     def link(url: str) -> dict[str, str]:
         return {"Link": f'<{url}>; rel="{CONTEXT_REL}"; type="application/ld+json"'}

@@ -56,6 +56,16 @@ def unit_code(unit: str | None) -> str | None:
     return None if unit is None else UNIT_CODES.get(unit)
 
 
+# The core GeoProperties go by their short names in expanded entities (context_entity).
+_CORE_GEO: Final = ("location", "observationSpace", "operationSpace")
+_CORE_GEO_IRIS: Final = {"https://uri.etsi.org/ngsi-ld/" + n: n for n in _CORE_GEO}
+
+
+def canonical_name(iri: str) -> str:
+    """Return an expanded attribute name as expanded entities carry it."""
+    return _CORE_GEO_IRIS.get(iri, iri)
+
+
 @lru_cache(maxsize=4096)
 def stored_name(iri: str) -> str:
     """Return the name the store keeps for an expanded attribute name."""
@@ -71,7 +81,7 @@ def stored_type(iri: str) -> str:
 @lru_cache(maxsize=4096)
 def expanded_name(name: str) -> str:
     """Return the expanded attribute name of a stored one."""
-    return core_context().expand_term(name)
+    return canonical_name(core_context().expand_term(name))
 
 
 @lru_cache(maxsize=4096)
@@ -199,6 +209,7 @@ def row_instance(row: Any, fallback_time: dt.datetime | None) -> AttributeInstan
 __all__ = [
     "UNIT_CODES",
     "bounding_box",
+    "canonical_name",
     "decode_instance",
     "decode_meta",
     "encode_instance",

@@ -20,7 +20,8 @@ class SubscriptionRow(Base):
 
     id: Mapped[str] = mapped_column(String(256), primary_key=True)
     body: Mapped[dict[str, Any]] = mapped_column(JSON)
-    context: Mapped[Any] = mapped_column(JSON, nullable=True)  # the @context notifications are compacted with
+    # The @context the subscription was made with: notifications are compacted with it.
+    context: Mapped[Any] = mapped_column(JSON, nullable=True)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

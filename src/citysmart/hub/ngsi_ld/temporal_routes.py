@@ -1,0 +1,7 @@
+"""NGSI-LD temporal routes (being written; see docs/ngsi-ld.md)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()
