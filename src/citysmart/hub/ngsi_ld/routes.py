@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from fastapi import APIRouter, FastAPI
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from citysmart.core.config import Settings
 from citysmart.core.service import ServiceManifest
@@ -24,6 +25,24 @@ from citysmart.hub.ngsi_ld.tenancy import Tenants
 from citysmart.hub.runtime import HubRuntime
 
 PREFIX = "/ngsi-ld/v1"
+
+
+class TrailingSlash:
+    """Serve ``/ngsi-ld/v1/entities/`` as ``/ngsi-ld/v1/entities``.
+
+    Clients such as ngsildclient POST to collection URLs with a trailing slash; a redirect
+    would make them send the body twice, and ``/entities/{id}`` would read it as an empty id.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Strip one trailing slash from NGSI-LD paths."""
+        path = scope.get("path", "")
+        if scope["type"] == "http" and path.startswith(PREFIX + "/") and path.endswith("/"):
+            scope = dict(scope, path=path[:-1], raw_path=scope.get("raw_path", b"").rstrip(b"/"))
+        await self.app(scope, receive, send)
 
 
 def build_router() -> APIRouter:
@@ -65,6 +84,7 @@ def mount_ngsi_ld(
         temporal_page_size=settings.ngsi_ld_temporal_page_size,
     )
     app.state.ngsi_ld = state
+    app.add_middleware(TrailingSlash)
     install_ngsi_ld_handlers(app)
     app.include_router(build_router())
     return state
