@@ -23,8 +23,9 @@ src/citysmart/portal/static/vendor/leaflet/leaflet.js: web/package.json web/pack
 	npm ci --prefix web --no-audit --no-fund
 	$(BIN)/python scripts/build_assets.py
 
-setup-test: ## the browser for end-to-end tests (Debian's chromium), ngsildclient for interop
+setup-test: ## chromium for browser tests, PostGIS, ngsildclient for interop
 	scripts/install_chromium.sh
+	scripts/install_postgis.sh
 	scripts/setup_interop.sh
 
 services: ## make sure PostgreSQL and Mosquitto are up
