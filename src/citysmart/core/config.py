@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     # A JSON file mapping @context URLs to local files, loaded at start (offline brokers).
     ngsi_ld_context_preload: Path | None = None
     ngsi_ld_remote_contexts: bool = True
+    # The hub's external base URL (https://hub.example.org): hosted @contexts live under it.
+    public_url: str = ""
     ngsi_ld_notify_timeout_s: float = Field(default=5.0, gt=0)
     ngsi_ld_notify_attempts: int = Field(default=5, ge=1)
 

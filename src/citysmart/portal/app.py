@@ -86,6 +86,7 @@ def create_app(
             yield
         finally:
             runtime.stop()
+            app.state.ngsi_ld.tenants.dispose()
 
     app = FastAPI(
         title="citysmart",

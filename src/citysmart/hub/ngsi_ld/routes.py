@@ -19,7 +19,7 @@ from citysmart.hub.ngsi_ld import (
     write_routes,
 )
 from citysmart.hub.ngsi_ld.codec import stored_type
-from citysmart.hub.ngsi_ld.context import ContextResolver, ContextSettings, core_context
+from citysmart.hub.ngsi_ld.context import ContextResolver, core_context
 from citysmart.hub.ngsi_ld.http import NgsiLdState, install_ngsi_ld_handlers
 from citysmart.hub.ngsi_ld.tenancy import Tenants
 from citysmart.hub.runtime import HubRuntime
@@ -65,9 +65,7 @@ def mount_ngsi_ld(
     app: FastAPI, runtime: HubRuntime, settings: Settings, manifests: Sequence[ServiceManifest]
 ) -> NgsiLdState:
     """Give the app the NGSI-LD API: its state, error handlers and routes."""
-    resolver = ContextResolver(
-        settings=ContextSettings(allow_remote=settings.ngsi_ld_remote_contexts)
-    )
+    resolver = ContextResolver(settings=context_routes.context_settings(settings, PREFIX))
     if settings.ngsi_ld_context_preload is not None:
         resolver.preload_mapping(settings.ngsi_ld_context_preload)
     core = core_context()
@@ -75,7 +73,7 @@ def mount_ngsi_ld(
         stored_type(core.expand_type(t)) for m in manifests for t in m.private_types
     )
     state = NgsiLdState(
-        tenants=Tenants(runtime.engine, runtime.sessions),
+        tenants=Tenants(runtime.engine, runtime.sessions, settings.data_dir / "tenants"),
         resolver=resolver,
         events=runtime.events,
         private_types=private,
