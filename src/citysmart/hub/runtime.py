@@ -16,6 +16,7 @@ from citysmart.core.migrate import upgrade
 from citysmart.hub.broker import EmbeddedBroker
 from citysmart.hub.ingest import Ingestor
 from citysmart.hub.mqtt import MqttIngest
+from citysmart.hub.ngsi_ld.notifier import Notifier
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ class HubRuntime:
     broker: EmbeddedBroker | None = None
     consumer: MqttIngest | None = None
     relay: PostgresEventRelay | None = None
+    notifier: Notifier | None = None
     started: list[str] = field(default_factory=list)
 
     @classmethod
@@ -47,10 +49,16 @@ class HubRuntime:
         upgrade(self.engine)
 
     def start_events(self) -> None:
-        """Share events with the hub's other processes (PostgreSQL only; SQLite is one)."""
+        """Share events with the hub's other processes (PostgreSQL only; SQLite is one).
+
+        Also start the NGSI-LD notifier, which matches the events this process stores.
+        """
         if self.engine.dialect.name == "postgresql" and self.relay is None:
             self.relay = PostgresEventRelay(self.engine, self.events)
             self.relay.start()
+        if self.notifier is None:
+            self.notifier = Notifier(self.settings, self.engine, self.sessions, self.events)
+            self.notifier.start()
 
     def start_mqtt(self) -> None:
         """Start the embedded broker (if no broker is configured) and the consumer."""
@@ -73,11 +81,13 @@ class HubRuntime:
         self.consumer.start()
 
     def stop(self) -> None:
-        """Stop the consumer, then the broker, then close the database pool."""
+        """Stop the consumer, the relay and notifier, then the broker; close the pool."""
         if self.consumer is not None:
             self.consumer.stop()
         if self.relay is not None:
             self.relay.stop()
+        if self.notifier is not None:
+            self.notifier.stop()
         if self.broker is not None:
             self.broker.stop()
         self.engine.dispose()

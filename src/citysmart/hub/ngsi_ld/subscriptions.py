@@ -745,6 +745,16 @@ def due_periodic(sub: Subscription, now: dt.datetime) -> bool:
     return last is None or last + dt.timedelta(seconds=sub.time_interval) <= now
 
 
+def selects(
+    sub: Subscription, entity_id: str, entity_types: Sequence[str], entity: Mapping[str, Any]
+) -> bool:
+    """Tell whether an entity is one the subscription is about (entities, q, geoQ, scopeQ)."""
+    probe = ChangeEvent(
+        entity_id=entity_id, entity_types=tuple(entity_types), trigger=Trigger.ENTITY_UPDATED
+    )
+    return _selected(sub.entities, probe) and _filters_hold(sub, entity)
+
+
 def record_attempt(sub: Subscription, now: dt.datetime, ok: bool) -> Subscription:
     """Return the subscription with one notification attempt booked (timesSent, last*)."""
     if ok:
@@ -1016,5 +1026,6 @@ __all__ = [
     "parse_update",
     "record_attempt",
     "render_subscription",
+    "selects",
     "status",
 ]
