@@ -6,15 +6,27 @@ current). Every instance an NGSI-LD write creates or changes is also appended to
 ``observation``, so it is a point of the entity's temporal evolution, as a reading is.
 The registry's ``name``, ``location`` and ``properties`` columns are kept in step with the
 attributes of the same names, so the hub API and the explorer see NGSI-LD entities too.
+
+Writes start with :func:`begin_write` and load what they change with ``lock=True``, so a
+read-modify-write of an entity is not lost to a concurrent one: SQLite takes its write
+lock up front (``BEGIN IMMEDIATE``, which also makes savepoints nest inside one
+transaction, as pysqlite would otherwise let the first ``RELEASE`` commit), PostgreSQL
+locks the entity rows (``FOR UPDATE``, in id order).
+
+An instance goes into the history at its ``observedAt``, or at its ``modifiedAt`` when it
+has none or kept the one it had (a merge that does not give ``observedAt``): a write then
+adds a point after a device reading instead of overwriting the reading in place.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import weakref
 from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import Engine, delete, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -36,13 +48,31 @@ _NAME: Final = "name"
 _LOCATION: Final = "location"
 
 
-def load_entities(session: Session, ids: Sequence[str]) -> dict[str, EntityFragment]:
-    """Return the entities with these ids (expanded names), skipping missing ones."""
+def begin_write(session: Session) -> None:
+    """Start a write transaction; on SQLite take the write lock now (see the docstring)."""
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        return
+    raw: Any = connection.connection.driver_connection
+    if not raw.in_transaction:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def load_entities(
+    session: Session, ids: Iterable[str], *, lock: bool = False
+) -> dict[str, EntityFragment]:
+    """Return the entities with these ids (expanded names), skipping missing ones.
+
+    ``lock`` locks their rows until the transaction ends (PostgreSQL; SQLite writes are
+    serialised by :func:`begin_write`).
+    """
+    wanted = sorted(set(ids))
     out: dict[str, EntityFragment] = {}
-    for start in range(0, len(ids), CHUNK):
-        chunk = list(dict.fromkeys(ids[start : start + CHUNK]))
-        rows = session.scalars(select(Entity).where(Entity.id.in_(chunk))).all()
-        out.update(_assemble(session, rows))
+    for start in range(0, len(wanted), CHUNK):
+        stmt = select(Entity).where(Entity.id.in_(wanted[start : start + CHUNK]))
+        if lock:
+            stmt = stmt.order_by(Entity.id).with_for_update()
+        out.update(_assemble(session, session.scalars(stmt).all()))
     return out
 
 
@@ -112,11 +142,12 @@ def insert_entity(session: Session, entity: EntityFragment, now: dt.datetime) ->
         created_at=now,
         modified_at=now,
     )
+    changes = [Change(a.name, a.dataset_id, None, a) for a in entity.attributes]
+    _sync_registry_columns(row, changes)  # before the INSERT: no UPDATE to bump modified_at
     session.add(row)
     session.flush()
     _write_types(session, entity.id, entity.types)
-    changes = [Change(a.name, a.dataset_id, None, a) for a in entity.attributes]
-    _apply(session, row, changes, now)
+    _apply(session, row.id, changes, now)
 
 
 def update_entity(
@@ -137,7 +168,8 @@ def update_entity(
         row.type = stored_type(after.types[0])
     row.scope = list(after.scope) if after.scope else None
     row.modified_at = now
-    _apply(session, row, changes, now)
+    _sync_registry_columns(row, changes)
+    _apply(session, row.id, changes, now)
 
 
 def delete_entity(session: Session, entity_id: str) -> bool:
@@ -156,22 +188,22 @@ def _write_types(session: Session, entity_id: str, types: Sequence[str]) -> None
     session.execute(insert(EntityType), [{"entity_id": entity_id, "type": t} for t in stored])
 
 
-def _apply(session: Session, row: Entity, changes: Sequence[Change], now: dt.datetime) -> None:
+def _apply(session: Session, entity_id: str, changes: Sequence[Change], now: dt.datetime) -> None:
+    """Delete, upsert and record in the history the instances that changed."""
     gone = [c for c in changes if c.after is None]
     for change in gone:
         session.execute(
             delete(Attribute).where(
-                Attribute.entity_id == row.id,
+                Attribute.entity_id == entity_id,
                 Attribute.attribute == stored_name(change.name),
                 Attribute.dataset_id == (change.dataset_id or ""),
             )
         )
-    kept = [c.after for c in changes if c.after is not None]
+    kept = [c for c in changes if c.after is not None]
     if kept:
-        values = [_attribute_values(row.id, a, now) for a in kept]
+        values = [_attribute_values(entity_id, c.after, now) for c in kept if c.after]
         _upsert_attributes(session, values)
-        _append_history(session, row.id, kept, now)
-    _sync_registry_columns(row, changes)
+        _append_history(session, entity_id, kept, now)
 
 
 def _attribute_values(entity_id: str, a: AttributeInstance, now: dt.datetime) -> dict[str, Any]:
@@ -206,12 +238,25 @@ def _upsert_attributes(session: Session, values: list[dict[str, Any]]) -> None:
     session.execute(stmt.on_conflict_do_update(index_elements=keys, set_=updated), values)
 
 
+def _history_time(change: Change, now: dt.datetime) -> dt.datetime:
+    """Return when an instance enters the history (see the module docstring)."""
+    after = change.after
+    assert after is not None
+    before = change.before
+    kept = before is not None and before.observed_at == after.observed_at
+    if after.observed_at is not None and not kept:
+        return after.observed_at
+    return after.modified_at or now
+
+
 def _append_history(
-    session: Session, entity_id: str, instances: Sequence[AttributeInstance], now: dt.datetime
+    session: Session, entity_id: str, changes: Sequence[Change], now: dt.datetime
 ) -> None:
-    """Record each new instance at its observedAt (or now) in ``observation``."""
+    """Record each new instance in ``observation`` (see the module docstring)."""
     rows: list[dict[str, Any]] = []
-    for a in instances:
+    for change in changes:
+        a = change.after
+        assert a is not None
         value_type, num, text = typed_value(a.value)
         meta = instance_meta(a) or {}
         meta["kind"] = a.kind.value
@@ -219,7 +264,7 @@ def _append_history(
             {
                 "entity_id": entity_id,
                 "attribute": stored_name(a.name),
-                "observed_at": a.observed_at or a.modified_at or now,
+                "observed_at": _history_time(change, now),
                 "dataset_id": a.dataset_id or "",
                 "num_value": num,
                 "text_value": text,
@@ -231,13 +276,29 @@ def _append_history(
         )
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        conn = session.connection()
-        for year, month in {(r["observed_at"].year, r["observed_at"].month) for r in rows}:
-            ensure_month_partition(conn, year, month)
+        _ensure_partitions(session, {(r["observed_at"].year, r["observed_at"].month) for r in rows})
     stmt: Any = (postgresql if dialect == "postgresql" else sqlite).insert(Observation)
     keys = ("entity_id", "attribute", "observed_at", "dataset_id")
     updated = {k: stmt.excluded[k] for k in rows[0] if k not in keys}
     session.execute(stmt.on_conflict_do_update(index_elements=keys, set_=updated), rows)
+
+
+_PARTITIONS: Final[weakref.WeakKeyDictionary[Engine, set[tuple[int, int]]]] = (
+    weakref.WeakKeyDictionary()
+)
+_PARTITIONS_LOCK: Final = threading.Lock()
+
+
+def _ensure_partitions(session: Session, months: set[tuple[int, int]]) -> None:
+    """Create the monthly ``observation`` partitions not yet known to exist (per engine)."""
+    conn = session.connection()
+    with _PARTITIONS_LOCK:
+        known = _PARTITIONS.setdefault(conn.engine, set())
+        missing = sorted(months - known)
+    for year, month in missing:
+        ensure_month_partition(conn, year, month)
+        with _PARTITIONS_LOCK:
+            known.add((year, month))
 
 
 def _sync_registry_columns(row: Entity, changes: Sequence[Change]) -> None:
@@ -299,6 +360,7 @@ def sync_registry_entity(session: Session, entity: Entity, now: dt.datetime) -> 
 
 
 __all__ = [
+    "begin_write",
     "delete_entity",
     "entity_exists",
     "existing_ids",
