@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from alembic import command
@@ -9,6 +10,8 @@ from alembic.config import Config
 from sqlalchemy import Engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# Alembic's command API keeps module-global state: one upgrade at a time in a process.
+_UPGRADE_LOCK = threading.Lock()
 
 
 def alembic_config(url: str) -> Config:
@@ -22,7 +25,7 @@ def alembic_config(url: str) -> Config:
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the database schema up to a revision (the newest by default)."""
     config = alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.connect() as conn:
+    with _UPGRADE_LOCK, engine.connect() as conn:
         sqlite = conn.dialect.name == "sqlite"
         if sqlite:
             # SQLite changes a table by copying it; with foreign keys on, dropping the old

@@ -16,7 +16,8 @@ Decisions where the specification leaves room:
 - A PostgreSQL tenant's connections have ``search_path`` set to its schema alone, so every
   unqualified name the hub uses (tables, ``to_regclass`` of an observation partition, the
   partitions it creates on demand) resolves inside the tenant. Creating and migrating a
-  tenant holds an advisory lock, so hub processes racing to create one do not collide.
+  tenant holds a lock (a PostgreSQL advisory lock, or a POSIX file lock beside the SQLite
+  file), so hub processes racing to create one do not collide.
 - A tenant's engine is opened on first use in a process and migrated then (a no-op when
   it is current), so tenants follow the hub's schema upgrades; :meth:`Tenants.dispose`
   closes them all at shutdown.
@@ -24,6 +25,7 @@ Decisions where the specification leaves room:
 
 from __future__ import annotations
 
+import fcntl
 import re
 import threading
 from pathlib import Path
@@ -144,7 +146,7 @@ class Tenants:
             if self.is_postgresql:
                 self._create_schema(name, engine)
             else:
-                upgrade(engine)
+                self._create_file(name, engine)
         except BaseException:
             engine.dispose()
             raise
@@ -173,6 +175,16 @@ class Tenants:
                     text("SELECT pg_advisory_unlock(hashtext(:k))"), {"k": "tenant:" + schema}
                 )
                 conn.commit()
+
+    def _create_file(self, name: str, engine: Engine) -> None:
+        """Create and migrate a tenant's SQLite file under a lock other processes respect."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with (self.folder / f".{name}.lock").open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                upgrade(engine)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _default_folder(engine: Engine) -> Path:
