@@ -59,6 +59,7 @@ Q_THRESHOLD = 50
 Q = f'availableSpotNumber>{Q_THRESHOLD};status=="open"'
 NEAR_M = 1000
 PAGE = 20
+PROBE_REQUESTS = 3
 EARTH_RADIUS_M = 6_371_008.8  # as citysmart.core.geo
 JSON_TYPE = "application/json"
 
@@ -268,12 +269,15 @@ _ATTRIBUTE_COLUMNS = (
 )
 _ENTITY_COLUMNS = "e.id, e.type, e.scope, e.created_at, e.modified_at, ({types}) AS types"
 _TYPES = "SELECT {agg}(t.type, ',') FROM entity_type t WHERE t.entity_id = e.id"
+# type + q, written to walk the type's ids in order and stop at the page's end: an
+# attribute is unique per (entity, name, datasetId), so scalar subqueries are exact, and the
+# planner cannot turn them into joins over every match (as it does with EXISTS).
 _Q_WHERE = (
-    "e.id IN (SELECT t.entity_id FROM entity_type t WHERE t.type = %s)"
-    " AND EXISTS (SELECT 1 FROM attribute a WHERE a.entity_id = e.id AND a.attribute = %s"
-    " AND a.dataset_id = '' AND a.num_value > %s)"
-    " AND EXISTS (SELECT 1 FROM attribute a WHERE a.entity_id = e.id AND a.attribute = %s"
-    " AND a.dataset_id = '' AND a.text_value = %s)"
+    "t.type = %s"
+    " AND (SELECT a.num_value FROM attribute a WHERE a.entity_id = t.entity_id"
+    " AND a.attribute = %s AND a.dataset_id = '') > %s"
+    " AND (SELECT a.text_value FROM attribute a WHERE a.entity_id = t.entity_id"
+    " AND a.attribute = %s AND a.dataset_id = '') = %s"
 )
 _GEO_WHERE = (
     "e.id IN (SELECT t.entity_id FROM entity_type t WHERE t.type = %s)"
@@ -301,10 +305,9 @@ def raw_sql(kind: str, name: str) -> str:
         " LEFT JOIN attribute a ON a.entity_id = e.id WHERE e.id = %s"
         " ORDER BY a.attribute, a.dataset_id",
         # type + q: the first page of matching ids, then those entities whole.
-        "query": f"WITH page AS (SELECT e.id FROM entity e WHERE {_Q_WHERE}"
-        f" ORDER BY e.id LIMIT {PAGE}) {page}",
-        "query_count": f"SELECT count(*) FROM entity e WHERE {_Q_WHERE}",
-        "query_ids": f"SELECT e.id FROM entity e WHERE {_Q_WHERE} ORDER BY e.id",
+        "query": f"WITH page AS (SELECT t.entity_id AS id FROM entity_type t WHERE {_Q_WHERE}"
+        f" ORDER BY t.entity_id LIMIT {PAGE}) {page}",
+        "query_count": f"SELECT count(*) FROM entity_type t WHERE {_Q_WHERE}",
         # near: a bounding-box pre-filter on the indexed columns, then the haversine.
         "geo": f"WITH page AS (SELECT e.id FROM {geo_from} WHERE {_GEO_WHERE}"
         f" ORDER BY e.id LIMIT {PAGE}) {page}",
@@ -717,13 +720,27 @@ class LoadGenerator:
             target=_loadgen_main, args=(self.jobs, self.results), daemon=True
         )
         self.process.start()
-        self.results.get(timeout=120)
+        self._answer(120)
         return self
+
+    def _answer(self, timeout: float) -> dict[str, Any]:
+        import queue
+
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                answer: dict[str, Any] = self.results.get(timeout=1)
+                return answer
+            except queue.Empty:
+                if not self.process.is_alive():
+                    raise BenchmarkError("the load generator died") from None
+                if time.monotonic() > deadline:
+                    raise BenchmarkError("the load generator did not answer in time") from None
 
     def run(self, job: dict[str, Any], timeout: float = 1800.0) -> dict[str, Any]:
         """Run one job; return its figures (raise if the generator itself failed)."""
         self.jobs.put(job)
-        result: dict[str, Any] = self.results.get(timeout=timeout)
+        result = self._answer(timeout)
         if "error" in result:
             raise BenchmarkError(f"load generator: {result['error']}\n{result.get('trace', '')}")
         return result
@@ -998,57 +1015,73 @@ def analyze(url: str) -> None:
 
 
 def grow(run: Run, current: int, size: int) -> None:
-    """Bring the population from ``current`` to ``size`` entities with batch creates."""
+    """Bring the population from ``current`` to ``size`` entities with batch creates.
+
+    The batches go in groups (a progress line each); when the batch endpoint fails outright
+    or ``--load-path store`` says so, the entities go through the store's own functions.
+    """
     if size <= current:
         return
     batch = run.args.batch_size
     items = [(i, min(i + batch, size)) for i in range(current, size, batch)]
     server = run.servers[max(run.servers)]
-    log(f"{run.kind}: batch-creating entities {current:,}..{size - 1:,} ({len(items)} batches)")
-    result = run.timed(
-        run.job(
-            "api_batch",
-            target=server.url,
-            items=items,
-            concurrency=run.args.batch_concurrency,
-            warmup=0,
-            duration=0,
-        ),
-        server,
-    )
-    stored = count_population(run.url)
-    if result["failures"] and not result["requests"]:
-        log(f"  batch create failed: {result['first_failure']}")
-        log("  loading the population straight into the store (entity_store.insert_entity)")
-        rate = direct_load(run, stored, size)
-        run.loads.append(
-            {
-                "database": run.kind,
-                "what": f"population {current:,}..{size:,}",
-                "path": "entity_store.insert_entity (batch create endpoint failed: "
-                f"{result['first_failure'][:120]})",
-                "entities_per_s": round(rate, 1),
-            }
+    path = f"POST {BASE}/entityOperations/create, {batch} per batch, "
+    path += f"{run.args.batch_concurrency} concurrent"
+    seconds, server_cpu, done = 0.0, 0.0, current
+    if run.args.load_path == "api":
+        log(f"{run.kind}: batch-creating entities {current:,}..{size - 1:,} ({len(items)} batches)")
+    group = max(run.args.batch_concurrency, 20)
+    for start in range(0, len(items) if run.args.load_path == "api" else 0, group):
+        todo = items[start : start + group]
+        result = run.timed(
+            run.job(
+                "api_batch",
+                target=server.url,
+                items=todo,
+                concurrency=run.args.batch_concurrency,
+                warmup=0,
+                duration=0,
+            ),
+            server,
         )
-    else:
-        rate = (size - current) / result["seconds"]
-        log(
-            f"  {size - current:,} entities in {result['seconds']:.1f} s: {rate:,.0f} entities/s "
-            f"(batches of {batch}, {run.args.batch_concurrency} at a time; server "
-            f"{result['server_cores']:.2f} cores)"
-        )
+        if result["failures"] and not result["requests"] and done == current:
+            log(f"  batch create failed: {result['first_failure']}")
+            path = f"store (the batch endpoint failed: {result['first_failure'][:120]})"
+            break
         if result["failures"]:
             raise BenchmarkError(
                 f"{result['failures']} batch creates failed: {result['first_failure']}"
             )
+        seconds += result["seconds"]
+        server_cpu += result["server_cores"] * result["seconds"]
+        done = todo[-1][1]
+        rate = (done - current) / seconds
+        log(
+            f"  {done:,} entities stored, {rate:,.0f} entities/s; about "
+            f"{(size - done) / rate:,.0f} s to go"
+        )
+    else:
+        if done == size:
+            run.loads.append(
+                {
+                    "database": run.kind,
+                    "what": f"population {current:,}..{size:,}",
+                    "path": path,
+                    "entities_per_s": round((size - current) / seconds, 1),
+                    "server_cores": round(server_cpu / seconds, 2),
+                }
+            )
+    if done < size:
+        if run.args.load_path == "store":
+            path = "store (--load-path store)"
+        log(f"  storing entities {done:,}..{size - 1:,} with entity_store.insert_entity")
+        rate = direct_load(run, count_population(run.url), size)
         run.loads.append(
             {
                 "database": run.kind,
-                "what": f"population {current:,}..{size:,}",
-                "path": f"POST {BASE}/entityOperations/create, {batch} per batch, "
-                f"{run.args.batch_concurrency} concurrent",
+                "what": f"population {done:,}..{size:,}",
+                "path": f"entity_store.insert_entity in the benchmark's process, {path}",
                 "entities_per_s": round(rate, 1),
-                "server_cores": round(result["server_cores"], 2),
             }
         )
     stored = count_population(run.url)
@@ -1155,31 +1188,31 @@ def record(
     size: int | None,
     figure: str,
     workers: int | None,
-    api: dict[str, Any] | None,
+    api: dict[str, Any],
     raw: dict[str, Any] | None,
-    concurrency: int,
 ) -> dict[str, Any]:
-    """Keep one figure: the API's (or only the raw's) result beside its raw baseline."""
+    """Keep one figure: the API's result beside its raw baseline."""
+    concurrency = api["concurrency"]
     out: dict[str, Any] = {
         "database": run.kind,
         "entities": size,
         "figure": figure,
         "server_workers": workers,
         "concurrency": concurrency,
+        "mode": api.get("mode", "load"),
     }
-    if api is not None:
-        out |= {
-            "rps": round(api["rps"], 1),
-            "p50_ms": round(api["p50_ms"], 2),
-            "p95_ms": round(api["p95_ms"], 2),
-            "p99_ms": round(api["p99_ms"], 2),
-            "requests": api["requests"],
-            "failures": api["failures"],
-            "first_failure": api["first_failure"],
-            "server_cores": round(api.get("server_cores", 0.0), 2),
-            "client_cores": round(api["client_cores"], 2),
-            "machine_cores": round(api["machine_cores"], 2),
-        }
+    out |= {
+        "rps": round(api["rps"], 1),
+        "p50_ms": round(api["p50_ms"], 2),
+        "p95_ms": round(api["p95_ms"], 2),
+        "p99_ms": round(api["p99_ms"], 2),
+        "requests": api["requests"],
+        "failures": api["failures"],
+        "first_failure": api["first_failure"],
+        "server_cores": round(api.get("server_cores", 0.0), 2),
+        "client_cores": round(api["client_cores"], 2),
+        "machine_cores": round(api["machine_cores"], 2),
+    }
     if raw is not None:
         out |= {
             "raw_rps": round(raw["rps"], 1),
@@ -1188,23 +1221,62 @@ def record(
             "raw_failures": raw["failures"],
             "raw_first_failure": raw["first_failure"],
         }
-        if api is not None and raw["rps"]:
+        if out["mode"] == "load" and raw["rps"]:  # same clients, same question
             out["ratio"] = round(api["rps"] / raw["rps"], 3)
     run.figures.append(out)
-    if api is not None:
-        failed = f", {api['failures']} FAILED: {api['first_failure']}" if api["failures"] else ""
-        base = (
-            f"; raw {raw['rps']:,.0f} req/s p95 {raw['p95_ms']:.1f} ms, ratio {out['ratio']:.2f}"
-            if raw is not None and "ratio" in out
-            else ""
-        )
-        log(
-            f"  {FIGURES[figure]}, {workers} worker(s), {concurrency} clients: "
-            f"{api['rps']:,.0f} req/s, p50 {api['p50_ms']:.1f} ms, p95 {api['p95_ms']:.1f} ms "
-            f"(server {api.get('server_cores', 0):.2f} + client {api['client_cores']:.2f} of "
-            f"{api['machine_cores']:.2f} busy cores){base}{failed}"
-        )
+    failed = f", {api['failures']} FAILED: {api['first_failure']}" if api["failures"] else ""
+    base = (
+        f"; raw {raw['rps']:,.0f} req/s p95 {raw['p95_ms']:.1f} ms"
+        + (f", ratio {out['ratio']:.2f}" if "ratio" in out else "")
+        if raw is not None
+        else ""
+    )
+    mode = "" if out["mode"] == "load" else f" [{out['mode']}: too slow for the load]"
+    log(
+        f"  {FIGURES[figure]}, {workers} worker(s), {concurrency} clients: "
+        f"{api['rps']:,.1f} req/s, p50 {api['p50_ms']:.1f} ms, p95 {api['p95_ms']:.1f} ms "
+        f"(server {api.get('server_cores', 0):.2f} + client {api['client_cores']:.2f} of "
+        f"{api['machine_cores']:.2f} busy cores){base}{mode}{failed}"
+    )
     return out
+
+
+def api_figure(
+    run: Run,
+    figure: str,
+    server: Server,
+    concurrency: int,
+    **extra: Any,
+) -> dict[str, Any]:
+    """Measure one API figure; a figure too slow for the load gets a few sequential requests.
+
+    A probe of PROBE_REQUESTS sequential requests comes first (warm-up too). When its
+    median is above ``--slow-ms``, ``concurrency`` clients for ``--duration`` seconds would
+    keep the server busy for minutes (and past the end of the measurement), so the probe
+    stands for the figure, marked ``sequential``.
+    """
+    probe = run.timed(
+        run.job(
+            f"api_{figure}",
+            target=server.url,
+            items=[None] * PROBE_REQUESTS,
+            concurrency=1,
+            warmup=0,
+            duration=0,
+            **extra,
+        ),
+        server,
+    )
+    if probe["failures"] == PROBE_REQUESTS or probe["p50_ms"] > run.args.slow_ms:
+        probe["mode"] = "sequential" if probe["requests"] else "failed"
+        probe["concurrency"] = 1
+        return probe
+    api = run.timed(
+        run.job(f"api_{figure}", target=server.url, concurrency=concurrency, **extra), server
+    )
+    api["answered_ok"] += probe["answered_ok"]
+    api["concurrency"] = concurrency
+    return api
 
 
 def measure_size(run: Run, size: int) -> None:
@@ -1216,11 +1288,11 @@ def measure_size(run: Run, size: int) -> None:
             if raw["failures"]:
                 run.check(False, f"raw {figure}: {raw['failures']} failed: {raw['first_failure']}")
         for workers, server in sorted(run.servers.items()):
-            extra: dict[str, Any] = {"target": server.url, "population": size}
+            extra: dict[str, Any] = {"population": size}
             if figure == "create":
                 extra["tag"] = f"{size}-w{workers}"
-            api = run.timed(run.job(f"api_{figure}", **extra), server)
-            record(run, size, figure, workers, api, raw, run.args.concurrency)
+            api = api_figure(run, figure, server, run.args.concurrency, **extra)
+            record(run, size, figure, workers, api, raw)
             if figure == "create":
                 deleted = delete_created(run.url)
                 if deleted != api["answered_ok"]:
@@ -1229,11 +1301,6 @@ def measure_size(run: Run, size: int) -> None:
                         f"creates: {api['answered_ok']} answered 201 (warm-up included), "
                         f"{deleted} entities stored",
                     )
-        if raw is not None and not any(
-            f["figure"] == figure and f["entities"] == size and f["database"] == run.kind
-            for f in run.figures
-        ):
-            record(run, size, figure, None, None, raw, run.args.concurrency)
     if count_population(run.url) != size:
         raise BenchmarkError("the population changed during the measurements")
 
@@ -1353,10 +1420,8 @@ def measure_temporal(run: Run, history: History) -> None:
             run.job("raw_temporal", target=run.url, concurrency=clients, **fields), None
         )
         for workers, server in sorted(run.servers.items()):
-            api = run.timed(
-                run.job("api_temporal", target=server.url, concurrency=clients, **fields), server
-            )
-            record(run, None, "temporal", workers, api, raw, clients)
+            api = api_figure(run, "temporal", server, clients, **fields)
+            record(run, None, "temporal", workers, api, raw)
 
 
 def measure_database(kind: str, args: argparse.Namespace, workdir: Path) -> Run:
@@ -1468,6 +1533,7 @@ def verdicts(figures: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     "measured": best[a.metric],
                     "server_workers": best["server_workers"],
                     "database": best["database"],
+                    "mode": best["mode"],
                     "goal": a.goal,
                     "met": met,
                 }
@@ -1489,7 +1555,12 @@ def render(results: dict[str, Any]) -> str:
     ]
     for f in results["figures"]:
         entities = f"{f['entities']:,}" if f["entities"] else "100k val"
-        if "rps" in f:
+        if f["mode"] != "load":
+            measured = (
+                f"{f['server_workers']:>2}{f['concurrency']:>4}{f['rps']:>9,.1f}"
+                f"{f['p50_ms']:>9.0f}{f['p95_ms']:>9.0f}{f['failures']:>6}"
+            )
+        elif "rps" in f:
             measured = (
                 f"{f['server_workers']:>2}{f['concurrency']:>4}{f['rps']:>9,.0f}"
                 f"{f['p50_ms']:>9.1f}{f['p95_ms']:>9.1f}{f['failures']:>6}"
@@ -1502,10 +1573,18 @@ def render(results: dict[str, Any]) -> str:
             else f"{'':>11}{'':>9}"
         )
         ratio = f"{f['ratio']:>7.2f}" if "ratio" in f else f"{'':>7}"
+        if f["mode"] != "load":
+            ratio = f"{f['mode'][:3] + '*':>7}"
         lines.append(
             f"{f['database']:<11}{entities:>9}  {FIGURES[f['figure']]:<26}{measured}{raw}{ratio}"
             f"  {anchor_text(f['figure'], f['entities'])}"
         )
+    if any(f["mode"] != "load" for f in results["figures"]):
+        lines += [
+            "",
+            f"* seq: single requests took over {results['slow_ms']:,.0f} ms, so the figure comes "
+            f"from {PROBE_REQUESTS} sequential requests, not from a load run (no ratio).",
+        ]
     failed = [f for f in results["figures"] if f.get("failures")]
     if failed:
         lines += ["", "Failures (first answer of each):"]
@@ -1524,6 +1603,8 @@ def render(results: dict[str, Any]) -> str:
         unit = "req/s" if v["metric"] == "rps" else "ms p95"
         at = f" at {v['entities']:,}" if v["entities"] else ""
         note = "" if v["goal"] else " (reference, not a goal)"
+        if v["mode"] != "load":
+            note += f" [{v['mode']}*]"
         lines.append(
             f"  {'MET    ' if v['met'] else 'NOT MET'} {FIGURES[v['figure']]}"
             f"{at}: {v['measured']:,.1f} "
@@ -1589,6 +1670,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="concurrent clients of the temporal figure (1,4)",
     )
     parser.add_argument(
+        "--slow-ms",
+        type=float,
+        default=1000.0,
+        help="a figure whose single requests take longer (median of 3) is reported from "
+        "those sequential requests instead of a load run (1000)",
+    )
+    parser.add_argument(
+        "--load-path",
+        choices=("api", "store"),
+        default="api",
+        help="how the population is loaded: batch create through the API (api) or the "
+        "store's functions in the benchmark's process (store, when the API is too slow)",
+    )
+    parser.add_argument(
         "--history-path",
         choices=("auto", "temporal", "ingest"),
         default="auto",
@@ -1651,6 +1746,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "server_workers": args.server_workers,
         "batch_size": args.batch_size,
         "temporal_values": args.temporal_values,
+        "slow_ms": args.slow_ms,
+        "load_path": args.load_path,
         "query": f"type={PARKING}&q={Q}&limit={PAGE}",
         "geo_query": f"type={PARKING}&georel=near;maxDistance=={NEAR_M}&geometry=Point"
         f"&coordinates=[random point in Sejong]&limit={PAGE}",
