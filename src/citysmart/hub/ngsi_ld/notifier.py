@@ -278,7 +278,7 @@ class Notifier:
     ) -> None:
         self.settings = settings
         self.events = events
-        self.tenants = Tenants(engine, sessions)
+        self.tenants = Tenants(engine, sessions, settings.data_dir / "tenants")
         self.tick_s = tick_s
         self.retry_base_s = retry_base_s
         self.retry_max_s = retry_max_s
