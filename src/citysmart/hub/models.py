@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Double, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Double, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from citysmart.core.db import Base
@@ -92,13 +92,27 @@ class Attribute(Base):
     Ingest keeps readings current here (``kind`` Property, ``unit`` from SenML); NGSI-LD
     writes any kind. Values sit in typed columns so ``q`` compiles to indexed SQL; a
     GeoProperty also keeps its bounding box for geo-queries. ``created_at`` and
-    ``modified_at`` left null by ingest read as the reading's ``observed_at``.
+    ``modified_at`` left null by ingest read as the reading's ``observed_at``. Short texts
+    and JSON values have partial indexes for NGSI-LD queries (migration 0003).
     """
 
     __tablename__ = "attribute"
     __table_args__ = (
         Index("ix_attribute_attribute_num_value", "attribute", "num_value"),
         Index("ix_attribute_attribute_min_lon", "attribute", "min_lon"),
+        Index(
+            "ix_attribute_attribute_text_value",
+            "attribute",
+            "text_value",
+            sqlite_where=text("length(text_value) <= 256"),
+            postgresql_where=text("length(text_value) <= 256"),
+        ),
+        Index(
+            "ix_attribute_attribute_json",
+            "attribute",
+            sqlite_where=text("value_type = 'j'"),
+            postgresql_where=text("value_type = 'j'"),
+        ),
     )
 
     entity_id: Mapped[str] = mapped_column(

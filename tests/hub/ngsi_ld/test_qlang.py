@@ -306,7 +306,7 @@ ERRORS = [
     (";a", "q: expected an attribute name or '(' at 0"),
     ("==5", "q: expected an attribute name or '(' at 0"),
     ("1a==5", "q: expected an attribute name or '(' at 0"),
-    ("!temperature", "q: expected an attribute name or '(' at 0"),
+    ("!(temperature)", "q: expected an attribute name or '(' after '!' at 1"),
     ("a==", "q: expected a value after '==' at 3"),
     ("a>=;b", "q: expected a value after '>=' at 3"),
     ("a==1,", "q: expected a value after ',' at 5"),

@@ -6,6 +6,8 @@ Pure functions: :func:`parse_q` turns the text into a small immutable AST,
 
 Where the clause leaves room, this module decides as follows:
 
+- ``!attr`` (a bare path after ``!``) holds when ``attr`` has no target; ``!`` applies to
+  existence only, not to comparisons or groups.
 - Parentheses nest freely (the ABNF allows one level; its own example 6 uses two).
 - Whitespace between tokens is skipped; the ABNF has none, but it costs nothing.
 - A full IRI as an attribute name (``https://ex.org/ns#temp``) keeps its dots,
@@ -132,9 +134,10 @@ class Comparison:
 
 @dataclass(frozen=True, slots=True)
 class Existence:
-    """A bare attribute path: the target element exists."""
+    """A bare attribute path: the target element exists (``!path``: it does not)."""
 
     path: Path
+    negated: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,12 +248,18 @@ class _Parser:
         self.skip_space()
         if self.peek("("):
             return self.parse_group()
+        negated = self.peek("!")
+        self.pos += negated
         if self.pos >= len(self.text) or not self.text[self.pos].isalpha():
-            where = f" after '{after}'" if after else ""
+            where = " after '!'" if negated else f" after '{after}'" if after else ""
             raise self.error(f"expected an attribute name or '('{where}")
         term = self.parse_term()
         self.skip_space()
-        return term
+        if not negated:
+            return term
+        if not isinstance(term, Existence):
+            raise self.error("'!' only negates an attribute's existence ('!attr')")
+        return replace(term, negated=True)
 
     def parse_group(self) -> QExpr:
         """Parse ``( ... )``."""
@@ -552,7 +561,7 @@ def format_q(expr: QExpr) -> str:
     if expr.path.keys:
         path += "[" + ".".join(expr.path.keys) + "]"
     if isinstance(expr, Existence):
-        return path
+        return "!" + path if expr.negated else path
     return f"{path}{expr.op}{_format_operand(expr.value)}"
 
 
@@ -614,7 +623,7 @@ def evaluate(expr: QExpr, entity: Mapping[str, Any]) -> bool:
         return any(evaluate(term, entity) for term in expr.terms)
     targets = _resolve(entity, expr.path)
     if isinstance(expr, Existence):
-        return bool(targets)
+        return bool(targets) != expr.negated
     return any(_target_matches(target, expr.op, expr.value) for target in targets)
 
 

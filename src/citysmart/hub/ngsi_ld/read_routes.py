@@ -1,182 +1,200 @@
-"""NGSI-LD reads: retrieve an entity and query entities (clauses 5.7.1, 5.7.2).
+"""NGSI-LD reads: retrieve an entity, query entities (clauses 5.7.1, 5.7.2, 5.7.3 batch query).
 
 Reads are public, like the hub API's public entity types, except types a service marks
-private, which are never served. A request's names are expanded with the client's
-@context (``Link`` header) and the response is compacted with it.
+private, which are never served (not even counted). A request's names are expanded with
+the client's @context (``Link`` header, or the body of an ``application/ld+json`` query)
+and the response is compacted with it. Queries are compiled to SQL by ``query.py``,
+whose docstring says what SQL decides and what Python checks.
 
 Decisions where the specification leaves room:
 
-- ``type`` and ``id`` narrow the rows in SQL; ``idPattern`` (searched, like POSIX
-  ``regexec``), ``attrs``, ``q`` and geo-queries are evaluated in Python on those rows and
-  the result is paged in Python. Without those filters, paging and counting are SQL.
-- In a query, ``attrs`` keeps the entities that have at least one of the attributes.
-- ``limit`` above the configured maximum (1000) or below 0 is BadRequestData.
+- A query needs at least one of ``type``, ``id``, ``idPattern``, ``attrs``, ``q`` or a
+  geo-query (a Query body: ``entities``, ``attrs``, ``q`` or ``geoQ``); ``scopeQ`` alone
+  is not enough. Otherwise BadRequestData.
+- ``limit`` above the configured maximum (1000) or below 0, a negative ``offset`` and
+  ``limit=0`` without ``count=true`` are BadRequestData; ``limit=0&count=true`` answers
+  an empty array with ``NGSILD-Results-Count``.
+- Paging links: ``Link: <...>; rel="next"`` when more entities follow the page and
+  ``rel="prev"`` when ``offset`` > 0, on ``GET /entities`` and on the batch query (whose
+  links repeat the query parameters: the client posts the same body again).
+- In a query, ``attrs`` keeps the entities that have at least one of the attributes, and
+  projects the response onto them.
+- Retrieving an entity takes two queries: its row with its types, then its attributes.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, replace
-from typing import Final
+from typing import Any, Final
 
 from fastapi import APIRouter, Request
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, select
 from starlette.responses import JSONResponse
 
 from citysmart.hub.models import Entity, EntityType
-from citysmart.hub.ngsi_ld.codec import stored_type
+from citysmart.hub.ngsi_ld.codec import stored_name, stored_type
 from citysmart.hub.ngsi_ld.context import ActiveContext
-from citysmart.hub.ngsi_ld.entity_store import load_entity_rows
-from citysmart.hub.ngsi_ld.geo import GeoQuery, GeoQueryError, matches, parse_geoquery
 from citysmart.hub.ngsi_ld.http import (
+    BodyDep,
+    Output,
     ReadDb,
     expand_attribute,
+    flag,
     int_param,
     is_private,
     ngsi_state,
     not_found,
     output,
     render,
+    request_context,
     respond,
     split,
 )
 from citysmart.hub.ngsi_ld.model import EntityFragment, bad_request
-from citysmart.hub.ngsi_ld.qlang import QExpr, QSyntaxError, evaluate, map_attribute_names, parse_q
-from citysmart.hub.ngsi_ld.render import render_entity
+from citysmart.hub.ngsi_ld.query import (
+    Page,
+    QuerySpec,
+    Selector,
+    accepts,
+    entity_head,
+    fragment_of,
+    load_fragments,
+    run_query,
+    spec_from_body,
+    spec_from_params,
+)
 
 router = APIRouter()
 
 DEFAULT_LIMIT: Final = 20
+RESULTS_COUNT: Final = "NGSILD-Results-Count"
 
 
 @router.get("/entities/{entity_id:path}", summary="Retrieve an entity (NGSI-LD)")
 def retrieve_entity(entity_id: str, request: Request, db: ReadDb) -> JSONResponse:
     """Return one entity in normalized, concise or keyValues form."""
     out = output(request)
-    entity = db.get(Entity, entity_id)
-    if entity is None:
-        raise not_found(f"no entity {entity_id}")
-    fragment = load_entity_rows(db, [entity])[0]
-    if is_private(request, [stored_type(t) for t in fragment.types]):
+    head = entity_head(db, entity_id)
+    if head is None or is_private(request, [head[0].type, *head[1]]):
         raise not_found(f"no entity {entity_id}")
     attrs = split(request.query_params.get("attrs"))
     wanted = {expand_attribute(out.ctx, a) for a in attrs} if attrs else None
-    return respond(render(fragment, out, wanted), out)
-
-
-@dataclass(frozen=True, slots=True)
-class _Filters:
-    """The parts of a query evaluated in Python, on rows SQL has narrowed."""
-
-    id_pattern: re.Pattern[str] | None
-    attrs: set[str] | None
-    q: QExpr | None
-    geo: GeoQuery | None
-
-    @property
-    def any(self) -> bool:
-        return any(f is not None for f in (self.id_pattern, self.attrs, self.q, self.geo))
-
-    def accept(self, fragment: EntityFragment) -> bool:
-        assert fragment.id is not None
-        if self.id_pattern is not None and not self.id_pattern.search(fragment.id):
-            return False
-        names = {a.name for a in fragment.attributes}
-        if self.attrs is not None and not names & self.attrs:
-            return False
-        if self.geo is not None:
-            geometries = [a.value for a in fragment.attributes if a.name == self.geo.geoproperty]
-            if not any(matches(self.geo, g) for g in geometries if isinstance(g, dict)):
-                return False
-        if self.q is not None:
-            return evaluate(self.q, render_entity(fragment, "normalized", sys_attrs=True))
-        return True
-
-
-def _filters(request: Request, ctx: ActiveContext) -> _Filters:
-    params = request.query_params
-    pattern = None
-    if params.get("idPattern"):
-        try:
-            pattern = re.compile(params["idPattern"])
-        except re.error as exc:
-            raise bad_request(f"idPattern: not a regular expression: {exc}") from None
-    attrs = split(params.get("attrs"))
-    q = None
-    if params.get("q"):
-        try:
-            q = map_attribute_names(parse_q(params["q"]), lambda t: expand_attribute(ctx, t))
-        except QSyntaxError as exc:
-            raise bad_request(f"q: {exc}") from None
-    geo = None
-    georel, geometry, coordinates = (params.get(n) for n in ("georel", "geometry", "coordinates"))
-    if georel is not None or geometry is not None or coordinates is not None:
-        try:
-            geo = parse_geoquery(georel, geometry, coordinates, params.get("geoproperty"))
-        except GeoQueryError as exc:
-            raise bad_request(str(exc)) from None
-        geo = replace(geo, geoproperty=expand_attribute(ctx, geo.geoproperty))
-    wanted = {expand_attribute(ctx, a) for a in attrs} if attrs else None
-    return _Filters(pattern, wanted, q, geo)
-
-
-def _narrowed(types: list[str], ids: list[str], ctx: ActiveContext) -> Select[Entity]:
-    stmt = select(Entity)
-    if types:
-        stored = [stored_type(ctx.expand_type(t)) for t in types]
-        typed = select(EntityType.entity_id).where(EntityType.type.in_(stored))
-        stmt = stmt.where(Entity.id.in_(typed))
-    if ids:
-        stmt = stmt.where(Entity.id.in_(ids))
-    return stmt
+    stored = {stored_name(a) for a in wanted} if wanted is not None else None
+    return respond(render(fragment_of(db, head, stored), out, wanted), out)
 
 
 @router.get("/entities", summary="Query entities (NGSI-LD)")
 def query_entities(request: Request, db: ReadDb) -> JSONResponse:
-    """Return the entities matching type, id, idPattern, attrs, q and a geo-query, paged."""
+    """Return the entities matching type, id, idPattern, attrs, q, geo and scopeQ, paged."""
     out = output(request)
-    params = request.query_params
-    types, ids = split(params.get("type")), split(params.get("id"))
-    if "|" in params.get("type", "") or any(c in t for t in types for c in ";()"):
-        raise bad_request("type: only a comma-separated list of types is supported")
+    spec = spec_from_params(request.query_params, out.ctx, lambda t: expand_attribute(out.ctx, t))
+    if not spec.restricted:
+        raise bad_request(
+            "a query needs at least one of type, id, idPattern, attrs, q or a geo-query"
+        )
+    return _answer(request, db, spec, out)
+
+
+@router.post("/entityOperations/query", summary="Query entities with a Query body (NGSI-LD)")
+def query_batch(request: Request, db: ReadDb, body: BodyDep) -> JSONResponse:
+    """Return the entities matching a Query (clause 5.2.23), paged by query parameters."""
+    out = output(request)
+    out = replace(out, context=request_context(request, body))
+    spec = spec_from_body(body, out.ctx, lambda t: expand_attribute(out.ctx, t))
+    if not spec.restricted:
+        raise bad_request("a Query needs at least one of entities, attrs, q or geoQ")
+    if spec.lang is not None and request.query_params.get("lang") is None:
+        out = replace(out, lang=spec.lang)
+    return _answer(request, db, spec, out)
+
+
+def _page(request: Request) -> Page:
+    """Read limit, offset and count."""
     limit = int_param(request, "limit", DEFAULT_LIMIT)
     offset = int_param(request, "offset", 0)
+    count = flag(request, "count")
     max_limit = ngsi_state(request).max_limit
     if not 0 <= limit <= max_limit:
         raise bad_request(f"limit: must be between 0 and {max_limit}, not {limit}")
     if offset < 0:
         raise bad_request(f"offset: must not be negative, not {offset}")
-    count = params.get("count", "false").lower() == "true"
-    filters = _filters(request, out.ctx)
-    if not (types or ids or filters.any):
-        raise bad_request(
-            "a query needs at least one of type, id, idPattern, attrs, q or a geo-query"
-        )
-    stmt = _narrowed(types, ids, out.ctx)
-    private = ngsi_state(request).private_types
-    if private:  # entities of a type some service keeps private are never served
-        hidden = select(EntityType.entity_id).where(EntityType.type.in_(sorted(private)))
-        stmt = stmt.where(Entity.id.not_in(hidden))
-    if filters.any:
-        candidates = list(db.scalars(stmt.order_by(Entity.id)))
-        found = [f for f in load_entity_rows(db, candidates) if filters.accept(f)]
-        total = len(found)
-        page = found[offset : offset + limit]
-    else:
-        total = int(db.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
-        rows: list[Entity] = []
-        if limit:
-            rows = list(db.scalars(stmt.order_by(Entity.id).limit(limit).offset(offset)))
-        page = load_entity_rows(db, rows)
-    body = [render(f, out, filters.attrs) for f in page]
-    links = []
-    if limit and offset + limit < total:
-        nxt = request.url.include_query_params(offset=offset + limit, limit=limit)
-        links.append(f'<{nxt.path}?{nxt.query}>; rel="next"')
-    response = respond(body, out, links)
-    if count:
-        response.headers["NGSILD-Results-Count"] = str(total)
+    if limit == 0 and not count:
+        raise bad_request("limit: 0 is only allowed with count=true")
+    return Page(limit, offset, count)
+
+
+def _answer(request: Request, db: ReadDb, spec: QuerySpec, out: Output) -> JSONResponse:
+    """Run a query and answer its page, count and paging links."""
+    page = _page(request)
+    result = run_query(db, spec, page, ngsi_state(request).private_types)
+    attrs = set(spec.attrs) if spec.attrs else None
+    stored = {stored_name(a) for a in attrs} if attrs is not None else None
+    body: list[dict[str, Any]] = [
+        render(f, out, attrs) for f in load_fragments(db, result.ids, stored)
+    ]
+    response = respond(body, out, _links(request, page, result.more))
+    if result.total is not None:
+        response.headers[RESULTS_COUNT] = str(result.total)
     return response
+
+
+def _links(request: Request, page: Page, more: bool) -> list[str]:
+    """Return the next and previous page links."""
+    links = []
+    if more and page.limit:
+        nxt = request.url.include_query_params(offset=page.offset + page.limit, limit=page.limit)
+        links.append(f'<{nxt.path}?{nxt.query}>; rel="next"')
+    if page.offset > 0 and page.limit:
+        back = max(0, page.offset - page.limit)
+        prev = request.url.include_query_params(offset=back, limit=page.limit)
+        links.append(f'<{prev.path}?{prev.query}>; rel="prev"')
+    return links
+
+
+# --- for temporal_routes, which still narrows and filters the old way -----------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Filters:
+    """The filters of a query other than type and id, checked in Python (see query.py)."""
+
+    spec: QuerySpec
+
+    @property
+    def any(self) -> bool:
+        """Tell whether there is any filter."""
+        s = self.spec
+        return bool(s.selectors or s.attrs or s.q or s.geo or s.scope)
+
+    @property
+    def attrs(self) -> set[str] | None:
+        """Return the expanded attribute names asked for, if any."""
+        return set(self.spec.attrs) if self.spec.attrs else None
+
+    def accept(self, fragment: EntityFragment) -> bool:
+        """Tell whether an entity passes the filters."""
+        return accepts(self.spec, fragment)
+
+
+def _filters(request: Request, ctx: ActiveContext) -> _Filters:
+    """Read idPattern, attrs, q, a geo-query and scopeQ (not type and id)."""
+    spec = spec_from_params(request.query_params, ctx, lambda t: expand_attribute(ctx, t))
+    pattern = spec.selectors[0].id_pattern if spec.selectors else None
+    selectors = (Selector(id_pattern=pattern),) if pattern is not None else ()
+    return _Filters(replace(spec, selectors=selectors))
+
+
+def _narrowed(types: list[str], ids: list[str], ctx: ActiveContext) -> Select[Any]:
+    """Select the entities of any of these types and ids."""
+    stmt: Select[Any] = select(Entity)
+    if types:
+        stored = [stored_type(ctx.expand_type(t)) for t in types]
+        stmt = stmt.where(
+            Entity.id.in_(select(EntityType.entity_id).where(EntityType.type.in_(stored)))
+        )
+    if ids:
+        stmt = stmt.where(Entity.id.in_(ids))
+    return stmt
 
 
 __all__ = ["router"]
