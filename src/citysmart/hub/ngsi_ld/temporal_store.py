@@ -62,6 +62,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import Subquery
 
 from citysmart.core.types import UTCDateTime, from_micros, to_micros
 from citysmart.hub.models import Attribute, Observation
@@ -207,6 +208,8 @@ def newest_instance(
 
 
 AggregateKey = tuple[str, str]  # entity id, stored attribute name
+_GroupKey = tuple[str, str, str, Any]  # entity, attribute, datasetId, period start (or None)
+_ByType = dict[str, Mapping[Any, Any]]  # value type -> its aggregates in one group
 
 
 def aggregate(
@@ -219,108 +222,141 @@ def aggregate(
     out: dict[AggregateKey, list[AggregateRow]] = {}
     for start in range(0, len(entity_ids), _ENTITY_CHUNK):
         chunk = list(entity_ids[start : start + _ENTITY_CHUNK])
-        kinds = _current_kinds(session, chunk)
         where = [Observation.entity_id.in_(chunk), *time_window(query)]
         if attributes is not None:
             where.append(Observation.attribute.in_(attributes))
-        if query.aggr_period is None:
-            rows = _whole_window_rows(session, where, query, kinds)
-        else:
-            rows = _period_rows(session, where, query, query.aggr_period, kinds)
-        for key, found in rows.items():
-            out[key] = _last_periods(found, query.last_n)
+        groups = _grouped(session, where, query)
+        rows = _aggregate_rows(groups, query, _current_kinds(session, chunk))
+        out.update({key: _last_periods(found, query.last_n) for key, found in rows.items()})
     return out
+
+
+def _grouped(
+    session: Session, where: list[ColumnElement[bool]], query: TemporalQuery
+) -> dict[_GroupKey, _ByType]:
+    """Run the GROUP BY (entity, attribute, datasetId, period, value type)."""
+    postgres = _is_postgresql(session)
+    src = _instances_in_periods(postgres, where, query)
+    keys = [src.c.entity_id, src.c.attribute, src.c.dataset_id]
+    if query.aggr_period is not None:
+        keys.append(src.c.t)
+    times = [func.min(src.c.t).label("first"), func.max(src.c.t).label("last")]
+    measures = _measures(src, query.aggr_methods, postgres)
+    stmt = select(*keys, src.c.value_type, *times, *measures).group_by(*keys, src.c.value_type)
+    groups: dict[_GroupKey, _ByType] = {}
+    for row in session.execute(stmt).mappings():
+        start = row["t"] if query.aggr_period is not None else None
+        key = (row["entity_id"], row["attribute"], row["dataset_id"], start)
+        groups.setdefault(key, {})[row["value_type"]] = row
+    return groups
+
+
+def _instances_in_periods(
+    postgres: bool, where: list[ColumnElement[bool]], query: TemporalQuery
+) -> Subquery:
+    """Return the selected rows with ``t``: their period's start, or their observedAt.
+
+    On PostgreSQL the subquery is fenced (``OFFSET 0``): the planner then estimates few
+    groups and aggregates by hashing, instead of sorting every row by its period.
+    """
+    o = Observation
+    columns = [o.entity_id, o.attribute, o.dataset_id, o.value_type, o.num_value, o.text_value]
+    if query.aggr_period is None:
+        stmt = select(*columns, o.observed_at.label("t"))
+    else:
+        origin, source = _origin(postgres, query, where)
+        bucket = _bucket(postgres, origin, query.aggr_period).label("t")
+        stmt = select(*columns, bucket).select_from(source)
+    stmt = stmt.where(*where)
+    return (stmt.offset(0) if postgres else stmt).subquery("instances")
+
+
+def _measures(src: Subquery, methods: Sequence[str], postgres: bool) -> list[Any]:
+    """Return the SQL aggregates the methods need, per value type of a group."""
+    num, text_value, wanted = src.c.num_value, src.c.text_value, set(methods)
+    cols: dict[str, Any] = {"rows": func.count()}
+    if "distinctCount" in wanted:
+        cols["distinct_num"] = func.count(distinct(num))
+        cols["distinct_text"] = func.count(distinct(text_value))
+    if wanted & _NUMERIC:
+        cols["total"] = func.sum(num)
+    if "sumsq" in wanted or ("stddev" in wanted and not postgres):
+        cols["squares"] = func.sum(num * num)
+    if "stddev" in wanted and postgres:
+        cols["stddev"] = func.stddev_pop(num)
+    elif "stddev" in wanted:
+        cols["variance"] = (
+            func.sum(num * num) - func.sum(num) * func.sum(num) / func.count(num)
+        ) / func.count(num)
+    for method in wanted & {"min", "max"}:
+        extreme = func.min if method == "min" else func.max
+        cols[f"{method}_num"] = extreme(num)
+        cols[f"{method}_text"] = extreme(text_value)
+    return [expr.label(name) for name, expr in cols.items()]
 
 
 _NUMERIC: Final = frozenset({"sum", "avg", "stddev", "sumsq"})
 
 
-def _measures(methods: Sequence[str], postgres: bool) -> list[ColumnElement[Any]]:
-    """Return the SQL aggregates the methods need, each filtered by value type."""
-    o = Observation
-    num, kind = o.num_value, o.value_type
-    is_n, is_b, is_s = kind == "n", kind == "b", kind == "s"
-    wanted = set(methods)
-    cols: dict[str, ColumnElement[Any]] = {}
-    if "totalCount" in wanted:
-        cols["total"] = func.count()
-    if "distinctCount" in wanted:
-        cols["distinct_n"] = func.count(distinct(num)).filter(is_n)
-        cols["distinct_b"] = func.count(distinct(num)).filter(is_b)
-        cols["distinct_t"] = func.count(distinct(kind + o.text_value)).filter(
-            kind.not_in(("n", "b"))
-        )
-    if wanted & _NUMERIC:
-        cols["n_count"] = func.count(num).filter(is_n)
-        cols["n_sum"] = func.sum(num).filter(is_n)
-        cols["b_count"] = func.count(num).filter(is_b)
-        cols["b_sum"] = func.sum(num).filter(is_b)
-    if "sumsq" in wanted:
-        cols["n_sumsq"] = func.sum(num * num).filter(is_n)
-    if "stddev" in wanted and postgres:
-        cols["n_stddev"] = func.stddev_pop(num).filter(is_n)
-    elif "stddev" in wanted:
-        total, squares, count = (
-            func.sum(num).filter(is_n),
-            func.sum(num * num).filter(is_n),
-            func.count(num).filter(is_n),
-        )
-        cols["n_variance"] = (squares - total * total / count) / count
-    for method in wanted & {"min", "max"}:
-        extreme = func.min if method == "min" else func.max
-        cols[f"n_{method}"] = extreme(num).filter(is_n)
-        cols[f"b_{method}"] = extreme(num).filter(is_b)
-        cols[f"s_{method}"] = extreme(o.text_value).filter(is_s)
-    return [expr.label(name) for name, expr in cols.items()]
-
-
-def _has(row: Mapping[Any, Any], prefix: str) -> bool:
-    return bool(row.get(f"{prefix}_count"))
-
-
-def _sum(row: Mapping[Any, Any]) -> Any:
-    if _has(row, "n"):
-        return float(row["n_sum"])
-    return int(row["b_sum"]) if _has(row, "b") else None
-
-
-def _avg(row: Mapping[Any, Any]) -> Any:
-    if _has(row, "n"):
-        return float(row["n_sum"]) / int(row["n_count"])
-    return float(row["b_sum"]) / int(row["b_count"]) if _has(row, "b") else None
-
-
-def _sumsq(row: Mapping[Any, Any]) -> Any:
-    if _has(row, "n"):
-        return float(row["n_sumsq"])
-    return int(row["b_sum"]) if _has(row, "b") else None  # 0² and 1² are 0 and 1
-
-
-def _stddev(row: Mapping[Any, Any]) -> Any:
-    if _has(row, "n"):
-        if "n_stddev" in row:
-            return float(row["n_stddev"])
-        return math.sqrt(max(0.0, float(row["n_variance"])))
-    if _has(row, "b"):
-        share = float(row["b_sum"]) / int(row["b_count"])
-        return math.sqrt(share * (1.0 - share))
+def _numbers(group: _ByType) -> tuple[str, Mapping[Any, Any]] | None:
+    """Return the numbers of a group, else its booleans (as 0 and 1), else None."""
+    for value_type in ("n", "b"):
+        if value_type in group:
+            return value_type, group[value_type]
     return None
 
 
-def _extreme(method: str) -> Callable[[Mapping[Any, Any]], Any]:
-    def pick(row: Mapping[Any, Any]) -> Any:
-        if row[f"n_{method}"] is not None:
-            return float(row[f"n_{method}"])
-        if row[f"b_{method}"] is not None:
-            return bool(row[f"b_{method}"])
-        return row[f"s_{method}"]
+def _number(value_type: str, value: Any) -> Any:
+    """Return a sum as JSON shows it: a float for numbers, an integer for booleans."""
+    return float(value) if value_type == "n" else int(value)
+
+
+def _sum(group: _ByType) -> Any:
+    found = _numbers(group)
+    return None if found is None else _number(found[0], found[1]["total"])
+
+
+def _avg(group: _ByType) -> Any:
+    found = _numbers(group)
+    return None if found is None else float(found[1]["total"]) / int(found[1]["rows"])
+
+
+def _sumsq(group: _ByType) -> Any:
+    found = _numbers(group)
+    return None if found is None else _number(found[0], found[1]["squares"])
+
+
+def _stddev(group: _ByType) -> Any:
+    found = _numbers(group)
+    if found is None:
+        return None
+    row = found[1]
+    if "stddev" in row:
+        return float(row["stddev"])
+    return math.sqrt(max(0.0, float(row["variance"])))
+
+
+def _distinct(group: _ByType) -> int:
+    return sum(
+        int(row["distinct_num" if value_type in "nb" else "distinct_text"])
+        for value_type, row in group.items()
+    )
+
+
+def _extreme(method: str) -> Callable[[_ByType], Any]:
+    def pick(group: _ByType) -> Any:
+        if "n" in group:
+            return float(group["n"][f"{method}_num"])
+        if "b" in group:
+            return bool(group["b"][f"{method}_num"])
+        return group["s"][f"{method}_text"] if "s" in group else None
 
     return pick
 
 
-_FINISH: Final[Mapping[str, Callable[[Mapping[Any, Any]], Any]]] = {
-    "totalCount": lambda row: int(row["total"]),
-    "distinctCount": lambda row: sum(int(row[f"distinct_{t}"]) for t in "nbt"),
+_FINISH: Final[Mapping[str, Callable[[_ByType], Any]]] = {
+    "totalCount": lambda group: sum(int(row["rows"]) for row in group.values()),
+    "distinctCount": _distinct,
     "sum": _sum,
     "avg": _avg,
     "stddev": _stddev,
@@ -330,14 +366,55 @@ _FINISH: Final[Mapping[str, Callable[[Mapping[Any, Any]], Any]]] = {
 }
 
 
-def _values(row: Mapping[Any, Any], methods: Sequence[str]) -> dict[str, Any]:
+def _values(group: _ByType, methods: Sequence[str]) -> dict[str, Any]:
     """Return each method's value in one group; a method that applies to nothing is left out."""
     out: dict[str, Any] = {}
     for method in methods:
-        value = _FINISH[method](row)
+        value = _FINISH[method](group)
         if value is not None:
             out[method] = value
     return out
+
+
+def _aggregate_rows(
+    groups: Mapping[_GroupKey, _ByType],
+    query: TemporalQuery,
+    kinds: Mapping[tuple[str, str, str], Kind],
+) -> dict[AggregateKey, list[AggregateRow]]:
+    """Turn SQL groups into AggregateRows, in datasetId and time order."""
+    spans = _whole_windows(groups, query) if query.aggr_period is None else {}
+    out: dict[AggregateKey, list[AggregateRow]] = {}
+    for (entity, attribute, dataset_id, start), group in sorted(groups.items(), key=_order):
+        if query.aggr_period is not None:
+            bounds = (start, start + query.aggr_period)
+        else:
+            bounds = spans[(entity, attribute)]
+        out.setdefault((entity, attribute), []).append(
+            AggregateRow(
+                start=bounds[0],
+                end=bounds[1],
+                values=_values(group, query.aggr_methods),
+                dataset_id=dataset_id or None,
+                kind=kinds.get((entity, attribute, dataset_id), Kind.PROPERTY),
+            )
+        )
+    return out
+
+
+def _order(item: tuple[_GroupKey, _ByType]) -> tuple[str, str, str, Any]:
+    entity, attribute, dataset_id, start = item[0]
+    return entity, attribute, dataset_id, start or dt.datetime.min.replace(tzinfo=dt.UTC)
+
+
+def _whole_windows(
+    groups: Mapping[_GroupKey, _ByType], query: TemporalQuery
+) -> dict[AggregateKey, tuple[dt.datetime, dt.datetime]]:
+    """Return each attribute's single period: the window, or its first to last instance."""
+    instants: dict[AggregateKey, list[dt.datetime]] = {}
+    for (entity, attribute, _, _), group in groups.items():
+        found = instants.setdefault((entity, attribute), [])
+        found += [when for row in group.values() for when in (row["first"], row["last"])]
+    return {key: _window_bounds(query, min(found), max(found)) for key, found in instants.items()}
 
 
 def _bucket(postgres: bool, origin: ColumnElement[Any], period: dt.timedelta) -> Any:
@@ -352,19 +429,15 @@ def _bucket(postgres: bool, origin: ColumnElement[Any], period: dt.timedelta) ->
     return type_coerce(micros - (offset % size + size) % size, UTCDateTime)
 
 
-def _constant_origin(postgres: bool, origin: dt.datetime) -> ColumnElement[Any]:
-    if postgres:
-        return literal(origin, UTCDateTime())
-    return literal(to_micros(origin), BigInteger)
-
-
 def _origin(
     postgres: bool, query: TemporalQuery, where: list[ColumnElement[bool]]
 ) -> tuple[ColumnElement[Any], Any]:
     """Return the periods' origin and the rows to bucket: timeAt, or each first instance."""
     o = Observation
     if query.time_at is not None:
-        return _constant_origin(postgres, query.time_at), o
+        if postgres:
+            return literal(query.time_at, UTCDateTime()), o
+        return literal(to_micros(query.time_at), BigInteger), o
     first = (
         select(o.entity_id, o.attribute, func.min(o.observed_at).label("origin"))
         .where(*where)
@@ -373,73 +446,6 @@ def _origin(
     )
     joined = and_(first.c.entity_id == o.entity_id, first.c.attribute == o.attribute)
     return first.c.origin, join(o, first, joined)
-
-
-def _period_rows(
-    session: Session,
-    where: list[ColumnElement[bool]],
-    query: TemporalQuery,
-    period: dt.timedelta,
-    kinds: Mapping[tuple[str, str, str], Kind],
-) -> dict[AggregateKey, list[AggregateRow]]:
-    o, postgres = Observation, _is_postgresql(session)
-    keys = (o.entity_id, o.attribute, o.dataset_id)
-    measures = _measures(query.aggr_methods, postgres)
-    origin, source = _origin(postgres, query, where)
-    bucket = _bucket(postgres, origin, period).label("bucket")
-    stmt = (
-        select(*keys, bucket, *measures)
-        .select_from(source)
-        .where(*where)
-        .group_by(*keys, bucket)
-        .order_by(*keys, bucket)
-    )
-    out: dict[AggregateKey, list[AggregateRow]] = {}
-    for row in session.execute(stmt).mappings():
-        kind = kinds.get((row["entity_id"], row["attribute"], row["dataset_id"]), Kind.PROPERTY)
-        out.setdefault((row["entity_id"], row["attribute"]), []).append(
-            AggregateRow(
-                start=row["bucket"],
-                end=row["bucket"] + period,
-                values=_values(row, query.aggr_methods),
-                dataset_id=row["dataset_id"] or None,
-                kind=kind,
-            )
-        )
-    return out
-
-
-def _whole_window_rows(
-    session: Session,
-    where: list[ColumnElement[bool]],
-    query: TemporalQuery,
-    kinds: Mapping[tuple[str, str, str], Kind],
-) -> dict[AggregateKey, list[AggregateRow]]:
-    """Aggregate over one period per attribute: the query's window or first to last instance."""
-    o = Observation
-    keys = (o.entity_id, o.attribute, o.dataset_id)
-    first, last = func.min(o.observed_at).label("first"), func.max(o.observed_at).label("last")
-    measures = _measures(query.aggr_methods, _is_postgresql(session))
-    stmt = select(*keys, first, last, *measures).where(*where).group_by(*keys).order_by(*keys)
-    groups: dict[AggregateKey, list[Mapping[Any, Any]]] = {}
-    for row in session.execute(stmt).mappings():
-        groups.setdefault((row["entity_id"], row["attribute"]), []).append(row)
-    out: dict[AggregateKey, list[AggregateRow]] = {}
-    for key, rows in groups.items():
-        start, end = _window_bounds(
-            query, min(r["first"] for r in rows), max(r["last"] for r in rows)
-        )
-        out[key] = [
-            AggregateRow(
-                start=start,
-                end=end,
-                values=_values(r, query.aggr_methods),
-                dataset_id=r["dataset_id"] or None,
-                kind=kinds.get((key[0], key[1], r["dataset_id"]), Kind.PROPERTY),
-            )
-            for r in rows
-        ]
-    return out
 
 
 def _window_bounds(
