@@ -36,8 +36,9 @@ class ContextNotAvailable(ContextError):
 
     problem_type = _ERRORS + "LdContextNotAvailable"
     title = "@context not available"
-    # Clause 6.3.2 (table 6.3.2-1) maps LdContextNotAvailable to 504 Gateway Timeout.
-    status = 504
+    # 503, as the hub's NGSI-LD issue asks and as Orion-LD and Stellio answer; table
+    # 6.3.2-1 of V1.8 says 504 Gateway Timeout. Either tells a client to try again later.
+    status = 503
 
     def __init__(self, url: str, reason: str) -> None:
         super().__init__(f"cannot use the @context at {url}: {reason}")
