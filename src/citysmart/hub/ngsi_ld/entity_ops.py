@@ -1,10 +1,12 @@
-"""NGSI-LD entity writes as functions on a session (clauses 5.6.1-5.6.5, 5.6.17, 5.6.18).
+"""NGSI-LD entity writes (clauses 5.6.1-5.6.6, 5.6.17, 5.6.18), shared by single and batch routes.
 
-Each function takes the entity as it is stored now (``current``, loaded by the caller with
-``entity_store.load_entities``, so a batch loads all its entities in one query), applies
-one operation of ``model.py``, stores the result with ``entity_store.py`` and returns a
-:class:`Written`: the entity before and after, the attribute instances that changed and
-those not updated. The functions neither commit nor speak HTTP: the route modules turn a
+A write is decided, then stored. Each operation takes the entity as it is stored now
+(``current``, loaded by the caller with :func:`load` or ``entity_store.load_entities``, so
+a batch loads all its entities in one query), applies one operation of ``model.py`` and
+returns a :class:`Written`: the entity before and after, the attribute instances that
+changed and those not updated; it raises :class:`NgsiLdError` when the write cannot be
+done. :func:`save` stores one write and :func:`save_all` many in a few statements (the
+batch fast path). Nothing here commits or speaks HTTP: the route modules turn a
 :class:`Written` into a status code and announce :meth:`Written.events` after commit.
 
 Decisions where the specification leaves room:
@@ -77,6 +79,7 @@ class Written:
     after: EntityFragment | None
     changes: tuple[Change, ...] = ()
     not_updated: tuple[NotUpdated, ...] = ()
+    stored: bool = True  # False when nothing changed: nothing to store
 
     @property
     def created(self) -> bool:
@@ -135,7 +138,7 @@ def load(session: Session, entity_id: str) -> EntityFragment | None:
 # --- operations ----------------------------------------------------------------------------
 
 
-def create(session: Session, rules: Rules, entity: EntityFragment, exists: bool) -> Written:
+def create(rules: Rules, entity: EntityFragment, exists: bool) -> Written:
     """Create Entity (clause 5.6.1): AlreadyExists when the id is taken."""
     assert entity.id is not None
     check_entity_id(entity.id)
@@ -143,17 +146,11 @@ def create(session: Session, rules: Rules, entity: EntityFragment, exists: bool)
         raise already_exists(entity.id)
     _check_private(rules, entity.types)
     after = _fresh(entity, rules.now)
-    try:
-        entity_store.insert_entity(session, after, rules.now)
-        session.flush()
-    except IntegrityError:  # created meanwhile by someone else
-        raise already_exists(entity.id) from None
     changes = tuple(Change(a.name, a.dataset_id, None, a) for a in after.attributes)
     return Written(entity.id, None, after, changes)
 
 
 def merge(
-    session: Session,
     rules: Rules,
     entity_id: str,
     current: EntityFragment | None,
@@ -171,11 +168,10 @@ def merge(
         observed_at=observed_at,
         now=rules.now,
     )
-    return _store(session, rules, before, _after(before, fragment, outcome, True), outcome)
+    return _decided(rules, before, _after(before, fragment, outcome, True), outcome)
 
 
 def update(
-    session: Session,
     rules: Rules,
     entity_id: str,
     current: EntityFragment | None,
@@ -184,11 +180,10 @@ def update(
     """Update Entity Attributes (clause 5.6.2, V1.8): replace or delete existing ones only."""
     before = _existing(rules, entity_id, current, fragment)
     outcome = update_attributes(before.attributes, _patch_items(fragment), now=rules.now)
-    return _store(session, rules, before, _after(before, fragment, outcome, True), outcome)
+    return _decided(rules, before, _after(before, fragment, outcome, True), outcome)
 
 
 def append(
-    session: Session,
     rules: Rules,
     entity_id: str,
     current: EntityFragment | None,
@@ -200,11 +195,10 @@ def append(
     before = _existing(rules, entity_id, current, fragment)
     outcome = append_attributes(before.attributes, fragment.attributes, no_overwrite, now=rules.now)
     after = _after(before, fragment, outcome, not no_overwrite)
-    return _store(session, rules, before, after, outcome)
+    return _decided(rules, before, after, outcome)
 
 
 def replace_all(
-    session: Session,
     rules: Rules,
     entity_id: str,
     current: EntityFragment | None,
@@ -213,11 +207,10 @@ def replace_all(
     """Replace Entity (clause 5.6.18): everything but the id and createdAt is the body's."""
     before = _existing(rules, entity_id, current, entity)
     after, outcome = replace_entity(before, entity, now=rules.now)
-    return _store(session, rules, before, after, outcome)
+    return _decided(rules, before, after, outcome)
 
 
 def upsert(
-    session: Session,
     rules: Rules,
     entity: EntityFragment,
     current: EntityFragment | None,
@@ -227,14 +220,13 @@ def upsert(
     """Upsert one entity of a batch (clause 5.6.8): create, else replace or append."""
     assert entity.id is not None
     if current is None:
-        return create(session, rules, entity, exists=False)
+        return create(rules, entity, exists=False)
     if replace_existing:
-        return replace_all(session, rules, entity.id, current, entity)
-    return append(session, rules, entity.id, current, entity)
+        return replace_all(rules, entity.id, current, entity)
+    return append(rules, entity.id, current, entity)
 
 
 def patch_attribute(
-    session: Session,
     rules: Rules,
     entity_id: str,
     current: EntityFragment | None,
@@ -251,11 +243,10 @@ def patch_attribute(
         attributes = outcome.attributes
         changes.extend(outcome.changes)
     outcome = Outcome(tuple(attributes), tuple(changes))
-    return _store(session, rules, before, replace(before, attributes=outcome.attributes), outcome)
+    return _decided(rules, before, replace(before, attributes=outcome.attributes), outcome)
 
 
 def delete_attribute(
-    session: Session,
     rules: Rules,
     entity_id: str,
     current: EntityFragment | None,
@@ -269,16 +260,12 @@ def delete_attribute(
     outcome = delete_instances(before.attributes, name, dataset_id, delete_all)
     if outcome.not_updated:
         raise NgsiLdError("ResourceNotFound", None, outcome.not_updated[0].reason)
-    return _store(session, rules, before, replace(before, attributes=outcome.attributes), outcome)
+    return _decided(rules, before, replace(before, attributes=outcome.attributes), outcome)
 
 
-def delete(
-    session: Session, rules: Rules, entity_id: str, current: EntityFragment | None
-) -> Written:
+def delete(rules: Rules, entity_id: str, current: EntityFragment | None) -> Written:
     """Delete Entity (clause 5.6.6): its attributes go too, its history stays."""
     before = _existing(rules, entity_id, current, None)
-    entity_store.delete_entity(session, entity_id)
-    session.flush()
     changes = tuple(Change(a.name, a.dataset_id, a, None) for a in before.attributes)
     return Written(entity_id, before, None, changes)
 
@@ -339,23 +326,37 @@ def _entity_members_changed(before: EntityFragment, after: EntityFragment) -> bo
     return before.types != after.types or before.scope != after.scope
 
 
-def _store(
-    session: Session,
-    rules: Rules,
-    before: EntityFragment,
-    after: EntityFragment,
-    outcome: Outcome,
+def _decided(
+    rules: Rules, before: EntityFragment, after: EntityFragment, outcome: Outcome
 ) -> Written:
-    """Store an entity's change, if there is one, and say what it was."""
+    """Return what an operation on an existing entity changed (nothing, possibly)."""
     assert before.id is not None
     _check_private(rules, after.types)
-    changed = bool(outcome.changes) or _entity_members_changed(before, after)
-    if not changed:
-        return Written(before.id, before, before, (), outcome.not_updated)
+    if not outcome.changes and not _entity_members_changed(before, after):
+        return Written(before.id, before, before, (), outcome.not_updated, stored=False)
     after = replace(after, modified_at=rules.now)
-    entity_store.update_entity(session, before, after, outcome.changes, rules.now)
-    session.flush()
     return Written(before.id, before, after, outcome.changes, outcome.not_updated)
+
+
+# --- storing -------------------------------------------------------------------------------
+
+
+def save(session: Session, written: Written, now: dt.datetime) -> None:
+    """Store one write; AlreadyExists if its entity was created meanwhile by someone else."""
+    try:
+        save_all(session, [written], now)
+    except IntegrityError:
+        if written.created:
+            raise already_exists(written.entity_id) from None
+        raise
+
+
+def save_all(session: Session, writes: Sequence[Written], now: dt.datetime) -> None:
+    """Store writes of distinct entities in a few statements."""
+    stored = [(w.before, w.after, w.changes) for w in writes if w.stored]
+    if stored:
+        entity_store.write_entities(session, stored, now)
+        session.flush()
 
 
 __all__ = [
@@ -373,6 +374,8 @@ __all__ = [
     "missing",
     "patch_attribute",
     "replace_all",
+    "save",
+    "save_all",
     "update",
     "upsert",
 ]

@@ -24,12 +24,13 @@ import datetime as dt
 import threading
 import weakref
 from collections.abc import Iterable, Sequence
-from typing import Any, Final
+from typing import Any, Final, cast
 
-from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy import Engine, Table, bindparam, delete, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from citysmart.core.db import Base
 from citysmart.hub.models import Attribute, Entity, EntityType, Observation
 from citysmart.hub.ngsi_ld.codec import (
     bounding_box,
@@ -46,6 +47,11 @@ from citysmart.hub.store import ensure_month_partition
 CHUNK: Final = 500  # ids per IN (...)
 _NAME: Final = "name"
 _LOCATION: Final = "location"
+
+
+def _table(model: type[Base]) -> Table:
+    """Return a model's table, for Core statements (no ORM bulk-insert overhead)."""
+    return cast(Table, model.__table__)
 
 
 def begin_write(session: Session) -> None:
@@ -130,24 +136,14 @@ def existing_ids(session: Session, ids: Iterable[str]) -> set[str]:
     return found
 
 
+EntityWrite = tuple[EntityFragment | None, EntityFragment | None, Sequence[Change]]
+"""One entity's change: (before or None when created, after or None when deleted, changes)."""
+
+
 def insert_entity(session: Session, entity: EntityFragment, now: dt.datetime) -> None:
     """Store a new entity; its attributes become their first temporal instances too."""
-    assert entity.id is not None
-    assert entity.types
-    row = Entity(
-        id=entity.id,
-        type=stored_type(entity.types[0]),
-        properties={},
-        scope=list(entity.scope) if entity.scope else None,
-        created_at=now,
-        modified_at=now,
-    )
     changes = [Change(a.name, a.dataset_id, None, a) for a in entity.attributes]
-    _sync_registry_columns(row, changes)  # before the INSERT: no UPDATE to bump modified_at
-    session.add(row)
-    session.flush()
-    _write_types(session, entity.id, entity.types)
-    _apply(session, row.id, changes, now)
+    write_entities(session, [(None, entity, changes)], now)
 
 
 def update_entity(
@@ -158,52 +154,111 @@ def update_entity(
     now: dt.datetime,
 ) -> None:
     """Store an entity's new types, scope and changed attribute instances."""
-    assert before.id is not None
-    row = session.get(Entity, before.id)
-    if row is None:
-        raise LookupError(before.id)
-    if after.types != before.types:
-        session.execute(delete(EntityType).where(EntityType.entity_id == before.id))
-        _write_types(session, before.id, after.types)
-        row.type = stored_type(after.types[0])
-    row.scope = list(after.scope) if after.scope else None
-    row.modified_at = now
-    _sync_registry_columns(row, changes)
-    _apply(session, row.id, changes, now)
+    write_entities(session, [(before, after, changes)], now)
 
 
 def delete_entity(session: Session, entity_id: str) -> bool:
     """Delete an entity and its current attributes (its history stays); say if it existed."""
-    row = session.get(Entity, entity_id)
-    if row is None:
+    if session.get(Entity, entity_id) is None:
         return False
-    session.execute(delete(Attribute).where(Attribute.entity_id == entity_id))
-    session.execute(delete(EntityType).where(EntityType.entity_id == entity_id))
-    session.delete(row)
+    _delete_rows(session, [entity_id])
     return True
 
 
-def _write_types(session: Session, entity_id: str, types: Sequence[str]) -> None:
-    stored = list(dict.fromkeys(stored_type(t) for t in types))
-    session.execute(insert(EntityType), [{"entity_id": entity_id, "type": t} for t in stored])
+def write_entities(session: Session, writes: Sequence[EntityWrite], now: dt.datetime) -> None:
+    """Store the changes of many entities in a few statements, whatever the number.
+
+    An entity is written at most once per call: its attribute rows are upserted together.
+    """
+    gone = [b.id for b, a, _ in writes if a is None and b is not None and b.id is not None]
+    if gone:
+        _delete_rows(session, gone)
+    kept = [(b, a, c) for b, a, c in writes if a is not None]
+    rows = _entity_rows(session, [str(a.id) for b, a, _ in kept if b is not None])
+    with session.no_autoflush:
+        for before, after, changes in kept:
+            _entity_row(session, rows, before, after, changes, now)
+    session.flush()  # entity rows first (batched): types and attributes refer to them
+    _write_types(session, [(b, a) for b, a, _ in kept if b is None or b.types != a.types])
+    _apply(session, [(str(a.id), c) for _, a, c in kept], now)
 
 
-def _apply(session: Session, entity_id: str, changes: Sequence[Change], now: dt.datetime) -> None:
+def _entity_rows(session: Session, ids: Sequence[str]) -> dict[str, Entity]:
+    """Return the ``entity`` rows of these ids, read in one query per chunk."""
+    rows: dict[str, Entity] = {}
+    for start in range(0, len(ids), CHUNK):
+        chunk = list(ids[start : start + CHUNK])
+        rows.update((r.id, r) for r in session.scalars(select(Entity).where(Entity.id.in_(chunk))))
+    return rows
+
+
+def _entity_row(
+    session: Session,
+    rows: dict[str, Entity],
+    before: EntityFragment | None,
+    after: EntityFragment,
+    changes: Sequence[Change],
+    now: dt.datetime,
+) -> None:
+    """Add or change an ``entity`` row, its registry columns included."""
+    assert after.id is not None
+    assert after.types
+    if before is None:
+        row = Entity(id=after.id, properties={}, created_at=now)
+        session.add(row)
+    elif after.id in rows:
+        row = rows[after.id]
+    else:
+        raise LookupError(after.id)
+    row.type = stored_type(after.types[0])
+    row.scope = list(after.scope) if after.scope else None
+    row.modified_at = now
+    _sync_registry_columns(row, changes)
+
+
+def _delete_rows(session: Session, ids: Sequence[str]) -> None:
+    """Delete entities with their types and current attributes."""
+    for start in range(0, len(ids), CHUNK):
+        chunk = list(ids[start : start + CHUNK])
+        session.execute(delete(_table(Attribute)).where(Attribute.entity_id.in_(chunk)))
+        session.execute(delete(_table(EntityType)).where(EntityType.entity_id.in_(chunk)))
+        session.execute(delete(Entity).where(Entity.id.in_(chunk)))  # also leaves the session
+
+
+def _write_types(
+    session: Session, typed: Sequence[tuple[EntityFragment | None, EntityFragment]]
+) -> None:
+    """Store the types of new entities and of entities whose types changed."""
+    changed = [str(b.id) for b, _ in typed if b is not None]
+    for start in range(0, len(changed), CHUNK):
+        chunk = changed[start : start + CHUNK]
+        session.execute(delete(_table(EntityType)).where(EntityType.entity_id.in_(chunk)))
+    rows = [
+        {"entity_id": a.id, "type": t}
+        for _, a in typed
+        for t in dict.fromkeys(stored_type(t) for t in a.types)
+    ]
+    if rows:
+        session.execute(insert(_table(EntityType)), rows)
+
+
+def _apply(
+    session: Session, changed: Sequence[tuple[str, Sequence[Change]]], now: dt.datetime
+) -> None:
     """Delete, upsert and record in the history the instances that changed."""
-    gone = [c for c in changes if c.after is None]
-    for change in gone:
-        session.execute(
-            delete(Attribute).where(
-                Attribute.entity_id == entity_id,
-                Attribute.attribute == stored_name(change.name),
-                Attribute.dataset_id == (change.dataset_id or ""),
-            )
-        )
-    kept = [c for c in changes if c.after is not None]
+    gone = [
+        {"e": entity_id, "a": stored_name(c.name), "d": c.dataset_id or ""}
+        for entity_id, changes in changed
+        for c in changes
+        if c.after is None
+    ]
+    if gone:
+        session.execute(_DELETE_ATTRIBUTE, gone)
+    kept = [(entity_id, c) for entity_id, changes in changed for c in changes if c.after]
     if kept:
-        values = [_attribute_values(entity_id, c.after, now) for c in kept if c.after]
+        values = [_attribute_values(entity_id, c.after, now) for entity_id, c in kept if c.after]
         _upsert_attributes(session, values)
-        _append_history(session, entity_id, kept, now)
+        _append_history(session, kept, now)
 
 
 def _attribute_values(entity_id: str, a: AttributeInstance, now: dt.datetime) -> dict[str, Any]:
@@ -230,12 +285,31 @@ def _attribute_values(entity_id: str, a: AttributeInstance, now: dt.datetime) ->
     }
 
 
-def _upsert_attributes(session: Session, values: list[dict[str, Any]]) -> None:
+_ATTRIBUTE_KEY: Final = ("entity_id", "attribute", "dataset_id")
+_DELETE_ATTRIBUTE: Final = delete(_table(Attribute)).where(
+    Attribute.entity_id == bindparam("e"),
+    Attribute.attribute == bindparam("a"),
+    Attribute.dataset_id == bindparam("d"),
+)
+_OBSERVATION_KEY: Final = ("entity_id", "attribute", "observed_at", "dataset_id")
+_UPSERTS: dict[tuple[str, str, tuple[str, ...]], Any] = {}
+
+
+def _upsert(session: Session, table: Table, key: tuple[str, ...], columns: Iterable[str]) -> Any:
+    """Return an INSERT ... ON CONFLICT (key) DO UPDATE of the other columns, built once."""
     dialect = session.get_bind().dialect.name
-    stmt: Any = (postgresql if dialect == "postgresql" else sqlite).insert(Attribute)
-    keys = ("entity_id", "attribute", "dataset_id")
-    updated = {k: stmt.excluded[k] for k in values[0] if k not in keys}
-    session.execute(stmt.on_conflict_do_update(index_elements=keys, set_=updated), values)
+    cache_key = (dialect, table.name, tuple(columns))
+    stmt = _UPSERTS.get(cache_key)
+    if stmt is None:
+        base: Any = (postgresql if dialect == "postgresql" else sqlite).insert(table)
+        updated = {c: base.excluded[c] for c in cache_key[2] if c not in key}
+        stmt = _UPSERTS[cache_key] = base.on_conflict_do_update(index_elements=key, set_=updated)
+    return stmt
+
+
+def _upsert_attributes(session: Session, values: list[dict[str, Any]]) -> None:
+    stmt = _upsert(session, _table(Attribute), _ATTRIBUTE_KEY, values[0])
+    session.execute(stmt, values)
 
 
 def _history_time(change: Change, now: dt.datetime) -> dt.datetime:
@@ -250,11 +324,11 @@ def _history_time(change: Change, now: dt.datetime) -> dt.datetime:
 
 
 def _append_history(
-    session: Session, entity_id: str, changes: Sequence[Change], now: dt.datetime
+    session: Session, changes: Sequence[tuple[str, Change]], now: dt.datetime
 ) -> None:
     """Record each new instance in ``observation`` (see the module docstring)."""
     rows: list[dict[str, Any]] = []
-    for change in changes:
+    for entity_id, change in changes:
         a = change.after
         assert a is not None
         value_type, num, text = typed_value(a.value)
@@ -277,10 +351,7 @@ def _append_history(
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         _ensure_partitions(session, {(r["observed_at"].year, r["observed_at"].month) for r in rows})
-    stmt: Any = (postgresql if dialect == "postgresql" else sqlite).insert(Observation)
-    keys = ("entity_id", "attribute", "observed_at", "dataset_id")
-    updated = {k: stmt.excluded[k] for k in rows[0] if k not in keys}
-    session.execute(stmt.on_conflict_do_update(index_elements=keys, set_=updated), rows)
+    session.execute(_upsert(session, _table(Observation), _OBSERVATION_KEY, rows[0]), rows)
 
 
 _PARTITIONS: Final[weakref.WeakKeyDictionary[Engine, set[tuple[int, int]]]] = (
@@ -360,6 +431,7 @@ def sync_registry_entity(session: Session, entity: Entity, now: dt.datetime) -> 
 
 
 __all__ = [
+    "EntityWrite",
     "begin_write",
     "delete_entity",
     "entity_exists",
@@ -370,4 +442,5 @@ __all__ = [
     "registry_attributes",
     "sync_registry_entity",
     "update_entity",
+    "write_entities",
 ]

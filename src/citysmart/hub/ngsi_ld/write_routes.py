@@ -122,9 +122,15 @@ def expanded_body(request: Request, body: Any) -> tuple[dict[str, Any], RequestC
 
 
 def _finish(
-    written: Written, ctx: RequestContext, db: WriteDb, request: Request, ann: Announcements
+    written: Written,
+    rule: Rules,
+    ctx: RequestContext,
+    request: Request,
+    db: WriteDb,
+    ann: Announcements,
 ) -> Response:
-    """Commit, announce, and answer 204 or 207 with an UpdateResult."""
+    """Store, commit, announce, and answer 204 or 207 with an UpdateResult."""
+    entity_ops.save(db, written, rule.now)
     announce(ann, written)
     ann.commit(db, request)
     if written.not_updated:
@@ -195,8 +201,9 @@ def patch_attribute(
     items = parse_attribute(name, value, merge=Patch.UPDATE)
     begin_write(db)
     current = entity_ops.load(db, entity_id)
-    written = entity_ops.patch_attribute(db, rules(request), entity_id, current, items)
-    return _finish(written, ctx, db, request, ann)
+    rule = rules(request)
+    written = entity_ops.patch_attribute(rule, entity_id, current, items)
+    return _finish(written, rule, ctx, request, db, ann)
 
 
 @router.delete(
@@ -219,10 +226,11 @@ def delete_attribute(
     dataset_id, delete_all = _dataset_id(request), flag(request, "deleteAll")
     begin_write(db)
     current = entity_ops.load(db, entity_id)
+    rule = rules(request)
     written = entity_ops.delete_attribute(
-        db, rules(request), entity_id, current, name, dataset_id=dataset_id, delete_all=delete_all
+        rule, entity_id, current, name, dataset_id=dataset_id, delete_all=delete_all
     )
-    return _finish(written, ctx, db, request, ann)
+    return _finish(written, rule, ctx, request, db, ann)
 
 
 @router.post(
@@ -242,10 +250,9 @@ def append_attributes(
     fragment, ctx = _fragment(request, body, entity_id, Patch.NONE)
     begin_write(db)
     current = entity_ops.load(db, entity_id)
-    written = entity_ops.append(
-        db, rules(request), entity_id, current, fragment, no_overwrite=no_overwrite
-    )
-    return _finish(written, ctx, db, request, ann)
+    rule = rules(request)
+    written = entity_ops.append(rule, entity_id, current, fragment, no_overwrite=no_overwrite)
+    return _finish(written, rule, ctx, request, db, ann)
 
 
 @router.patch(
@@ -264,8 +271,9 @@ def update_attributes(
     fragment, ctx = _fragment(request, body, entity_id, Patch.UPDATE)
     begin_write(db)
     current = entity_ops.load(db, entity_id)
-    written = entity_ops.update(db, rules(request), entity_id, current, fragment)
-    return _finish(written, ctx, db, request, ann)
+    rule = rules(request)
+    written = entity_ops.update(rule, entity_id, current, fragment)
+    return _finish(written, rule, ctx, request, db, ann)
 
 
 # --- /entities and /entities/{id} --------------------------------------------------------------
@@ -281,8 +289,9 @@ def create_entity(
     assert entity.id is not None
     writer.check(entity.id)
     begin_write(db)
-    exists = bool(existing_ids(db, [entity.id]))
-    written = entity_ops.create(db, rules(request), entity, exists)
+    rule = rules(request)
+    written = entity_ops.create(rule, entity, bool(existing_ids(db, [entity.id])))
+    entity_ops.save(db, written, rule.now)
     announce(ann, written)
     ann.commit(db, request)
     location = f"{request.url.path.rstrip('/')}/{quote(entity.id, safe=':/')}"
@@ -304,10 +313,11 @@ def merge_entity(
     fragment, ctx = _fragment(request, body, entity_id, Patch.MERGE)
     begin_write(db)
     current = entity_ops.load(db, entity_id)
+    rule = rules(request)
     written = entity_ops.merge(
-        db, rules(request), entity_id, current, fragment, lang=lang, observed_at=observed_at
+        rule, entity_id, current, fragment, lang=lang, observed_at=observed_at
     )
-    return _finish(written, ctx, db, request, ann)
+    return _finish(written, rule, ctx, request, db, ann)
 
 
 @router.put("/entities/{entity_id:path}", status_code=204, summary="Replace an entity (NGSI-LD)")
@@ -324,8 +334,9 @@ def replace_entity(
     entity, ctx = _fragment(request, body, entity_id, Patch.NONE)
     begin_write(db)
     current = entity_ops.load(db, entity_id)
-    written = entity_ops.replace_all(db, rules(request), entity_id, current, entity)
-    return _finish(written, ctx, db, request, ann)
+    rule = rules(request)
+    written = entity_ops.replace_all(rule, entity_id, current, entity)
+    return _finish(written, rule, ctx, request, db, ann)
 
 
 @router.delete("/entities/{entity_id:path}", status_code=204, summary="Delete an entity (NGSI-LD)")
@@ -336,7 +347,9 @@ def delete_entity(
     writer.check(entity_id)
     begin_write(db)
     current = entity_ops.load(db, entity_id)
-    written = entity_ops.delete(db, rules(request), entity_id, current)
+    rule = rules(request)
+    written = entity_ops.delete(rule, entity_id, current)
+    entity_ops.save(db, written, rule.now)
     announce(ann, written)
     ann.commit(db, request)
     return no_content()
