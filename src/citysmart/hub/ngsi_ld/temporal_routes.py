@@ -13,12 +13,11 @@ Decisions where the specification leaves room:
   ``modifiedAt`` is OperationNotSupported (422) and ``sysAttrs`` adds nothing to instances.
 - An entity that does not exist (or has a type a service keeps private) has no temporal
   representation: 404, even when rows of it remain; DELETE still purges those.
-- Query: ``type`` takes ``,`` and ``|``, both meaning "any of"; ``;`` and parentheses are
-  BadRequestData. ``id``, ``idPattern``, ``attrs``, ``q`` and geo-queries select entities
-  on their current state, with the entity query's filters; ``attrs`` also keeps only those
-  attributes' instances. A selected entity with no instance in the window comes back with
-  its id and type only. ``limit`` (default 20), ``offset``, ``count`` and the ``next`` Link
-  work as in the entity query, entities ordered by id.
+- Query: entities are selected as ``GET /entities`` selects them (``query.py``: type
+  expressions, ``id``, ``idPattern``, ``attrs``, ``q``, geo-queries and ``scopeQ``, on
+  their current state), paged with ``limit`` (default 20), ``offset``, ``count`` and
+  ``next``/``prev`` Links, in id order; ``attrs`` also keeps only those attributes'
+  instances. A selected entity with no instance in the window has only its id and type.
 - Paging instances: an attribute holds at most ``temporal_page_size`` instances
   (``CITYSMART_NGSI_LD_TEMPORAL_PAGE_SIZE``); a query cuts all its entities at one instant,
   so one ``Content-Range`` (206) covers the whole response (see ``page_instances``).
@@ -41,18 +40,16 @@ Decisions where the specification leaves room:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from fastapi import APIRouter, Request
-from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 from starlette.responses import JSONResponse, Response
 
 from citysmart.core.time import utcnow
-from citysmart.hub.models import Entity, EntityType, Observation
+from citysmart.hub.models import Observation
 from citysmart.hub.ngsi_ld import temporal_store as store
 from citysmart.hub.ngsi_ld.codec import expanded_name, row_instance, stored_name, stored_type
 from citysmart.hub.ngsi_ld.context import ActiveContext, compact_entity, expand_entity
@@ -60,7 +57,6 @@ from citysmart.hub.ngsi_ld.entity_store import (
     delete_entity,
     insert_entity,
     load_entities,
-    load_entity_rows,
     update_entity,
 )
 from citysmart.hub.ngsi_ld.http import (
@@ -94,7 +90,13 @@ from citysmart.hub.ngsi_ld.model import (
     parse_attribute,
     parse_entity,
 )
-from citysmart.hub.ngsi_ld.read_routes import _Filters, _filters, _narrowed
+from citysmart.hub.ngsi_ld.query import (
+    Page,
+    QuerySpec,
+    load_fragments,
+    run_query,
+    spec_from_params,
+)
 from citysmart.hub.ngsi_ld.temporal import (
     Representation,
     TemporalInstance,
@@ -184,7 +186,8 @@ def _target_of(fragment: EntityFragment) -> _Target:
 
 def _visible_entity(db: Session, request: Request, entity_id: str) -> EntityFragment:
     """Return a stored, public entity or raise ResourceNotFound."""
-    fragment = load_entities(db, [entity_id]).get(entity_id)
+    found = load_fragments(db, [entity_id], ())
+    fragment = found[0] if found else None
     if fragment is None or is_private(request, [stored_type(t) for t in fragment.types]):
         raise not_found(f"no entity {entity_id}")
     return fragment
@@ -304,84 +307,42 @@ def _answer(
 # --- reading: entity selection for the query ------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class _Selection:
-    """Which entities a temporal query asks for, and which page of them."""
-
-    types: list[str]
-    ids: list[str]
-    filters: _Filters
-    limit: int
-    offset: int
-    count: bool
+def _spec(request: Request, ctx: ActiveContext) -> QuerySpec:
+    """Read the entity selection: type, id, idPattern, attrs, q, geo-query, scopeQ."""
+    spec = spec_from_params(request.query_params, ctx, lambda t: expand_attribute(ctx, t))
+    if not spec.restricted:
+        raise bad_request(
+            "a temporal query needs at least one of type, id, idPattern, attrs, q or a geo-query"
+        )
+    return spec
 
 
-def _types(text: str | None) -> list[str]:
-    """Split ``type``: ``,`` and ``|`` both mean "any of"."""
-    if text is not None and any(c in text for c in ";()"):
-        raise bad_request("type: only a list of types separated by ',' or '|' is supported")
-    return [t.strip() for t in re.split(r"[,|]", text or "") if t.strip()]
-
-
-def _selection(request: Request, ctx: ActiveContext) -> _Selection:
-    """Validate the query's entity selection and paging parameters."""
-    params = request.query_params
+def _entity_page(request: Request) -> Page:
+    """Read limit, offset and count (as the entity query does)."""
     limit = int_param(request, "limit", DEFAULT_LIMIT)
     offset = int_param(request, "offset", 0)
+    count = flag(request, "count")
     max_limit = ngsi_state(request).max_limit
     if not 0 <= limit <= max_limit:
         raise bad_request(f"limit: must be between 0 and {max_limit}, not {limit}")
     if offset < 0:
         raise bad_request(f"offset: must not be negative, not {offset}")
-    selection = _Selection(
-        types=_types(params.get("type")),
-        ids=split(params.get("id")),
-        filters=_filters(request, ctx),
-        limit=limit,
-        offset=offset,
-        count=flag(request, "count"),
-    )
-    if not (selection.types or selection.ids or selection.filters.any):
-        raise bad_request(
-            "a temporal query needs at least one of type, id, idPattern, attrs, q or a geo-query"
-        )
-    return selection
+    if limit == 0 and not count:
+        raise bad_request("limit: 0 is only allowed with count=true")
+    return Page(limit, offset, count)
 
 
-def _candidates(request: Request, selection: _Selection, ctx: ActiveContext) -> Select[Any]:
-    """Return the SQL narrowing by type and id, without private types."""
-    stmt: Select[Any] = _narrowed(selection.types, selection.ids, ctx)
-    private = ngsi_state(request).private_types
-    if private:
-        hidden = select(EntityType.entity_id).where(EntityType.type.in_(private))
-        stmt = stmt.where(Entity.id.not_in(hidden))
-    return stmt
-
-
-def _select(
-    db: Session, request: Request, selection: _Selection, ctx: ActiveContext
-) -> tuple[list[_Target], int]:
-    """Return the page of selected entities and how many were selected in all."""
-    stmt = _candidates(request, selection, ctx)
-    start, stop = selection.offset, selection.offset + selection.limit
-    if selection.filters.any:
-        rows = list(db.scalars(stmt.order_by(Entity.id)))
-        found = [f for f in load_entity_rows(db, rows) if selection.filters.accept(f)]
-        return [_target_of(f) for f in found[start:stop]], len(found)
-    total = int(db.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
-    page: list[Entity] = []
-    if selection.limit:
-        page = list(db.scalars(stmt.order_by(Entity.id).limit(selection.limit).offset(start)))
-    return [_target_of(f) for f in load_entity_rows(db, page)], total
-
-
-def _next_link(request: Request, selection: _Selection, total: int) -> list[str]:
-    if not selection.limit or selection.offset + selection.limit >= total:
-        return []
-    nxt = request.url.include_query_params(
-        offset=selection.offset + selection.limit, limit=selection.limit
-    )
-    return [f'<{nxt.path}?{nxt.query}>; rel="next"']
+def _links(request: Request, page: Page, more: bool) -> list[str]:
+    """Return the next and previous page links."""
+    links = []
+    if more and page.limit:
+        nxt = request.url.include_query_params(offset=page.offset + page.limit, limit=page.limit)
+        links.append(f'<{nxt.path}?{nxt.query}>; rel="next"')
+    if page.offset > 0 and page.limit:
+        back = max(0, page.offset - page.limit)
+        prev = request.url.include_query_params(offset=back, limit=page.limit)
+        links.append(f'<{prev.path}?{prev.query}>; rel="prev"')
+    return links
 
 
 # --- reading: routes -----------------------------------------------------------------------
@@ -391,14 +352,15 @@ def _next_link(request: Request, selection: _Selection, total: int) -> list[str]
 def query_temporal_entities(request: Request, db: ReadDb) -> JSONResponse:
     """Return the selected entities' instances, temporalValues or aggregates, paged."""
     read = _read_request(request)
-    selection = _selection(request, read.out.ctx)
-    targets, total = _select(db, request, selection, read.out.ctx)
-    attrs = selection.filters.attrs
-    names = None if attrs is None else sorted({stored_name(a) for a in attrs})
-    bodies, page = _bodies(db, read, targets, names)
-    response = _answer(bodies, read, page, _next_link(request, selection, total))
-    if selection.count:
-        response.headers["NGSILD-Results-Count"] = str(total)
+    spec = _spec(request, read.out.ctx)
+    page = _entity_page(request)
+    result = run_query(db, spec, page, ngsi_state(request).private_types)
+    targets = [_target_of(f) for f in load_fragments(db, result.ids, ())]
+    names = sorted({stored_name(a) for a in spec.attrs}) if spec.attrs else None
+    bodies, cut = _bodies(db, read, targets, names)
+    response = _answer(bodies, read, cut, _links(request, page, result.more))
+    if result.total is not None:
+        response.headers["NGSILD-Results-Count"] = str(result.total)
     return response
 
 
