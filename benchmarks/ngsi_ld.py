@@ -787,6 +787,22 @@ def tree_cpu_s(root: int) -> float:
     return total
 
 
+def database_cpu_s(url: str) -> dict[int, float]:
+    """Return the CPU seconds of each PostgreSQL backend connected to the database now."""
+    if not url.startswith("postgresql"):
+        return {}
+    rows = sql_rows(
+        url,
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+        " AND pid <> pg_backend_pid()",
+    )
+    out = {}
+    for (pid,) in rows:
+        if (stat := _proc_stat(int(pid))) is not None:
+            out[int(pid)] = stat[1]
+    return out
+
+
 def machine_busy_s() -> float:
     """Return the CPU seconds all cores have spent busy since boot."""
     with open("/proc/stat") as f:
@@ -973,13 +989,23 @@ class Run:
 
     def timed(self, job: dict[str, Any], server: Server | None) -> dict[str, Any]:
         """Run a job; add the CPU the server, the client and the machine used meanwhile."""
+        db0 = database_cpu_s(self.url) if server else {}
         wall0, busy0 = time.perf_counter(), machine_busy_s()
         server0 = tree_cpu_s(server.pid) if server else 0.0
         result = self.gen.run(job)
         wall = time.perf_counter() - wall0
         result["machine_cores"] = (machine_busy_s() - busy0) / wall
-        if server:
+        if server:  # the server's pooled backends outlive the job; the raw ones do not
             result["server_cores"] = (tree_cpu_s(server.pid) - server0) / wall
+            db1 = database_cpu_s(self.url)
+            result["db_cores"] = sum(cpu - db0.get(pid, 0.0) for pid, cpu in db1.items()) / wall
+            result["other_cores"] = max(
+                0.0,
+                result["machine_cores"]
+                - result["server_cores"]
+                - result["db_cores"]
+                - result["client_cores"],
+            )
         return result
 
     def check(self, ok: bool, message: str) -> None:
@@ -1210,7 +1236,9 @@ def record(
         "failures": api["failures"],
         "first_failure": api["first_failure"],
         "server_cores": round(api.get("server_cores", 0.0), 2),
+        "db_cores": round(api.get("db_cores", 0.0), 2),
         "client_cores": round(api["client_cores"], 2),
+        "other_cores": round(api.get("other_cores", 0.0), 2),
         "machine_cores": round(api["machine_cores"], 2),
     }
     if raw is not None:
@@ -1235,8 +1263,9 @@ def record(
     log(
         f"  {FIGURES[figure]}, {workers} worker(s), {concurrency} clients: "
         f"{api['rps']:,.1f} req/s, p50 {api['p50_ms']:.1f} ms, p95 {api['p95_ms']:.1f} ms "
-        f"(server {api.get('server_cores', 0):.2f} + client {api['client_cores']:.2f} of "
-        f"{api['machine_cores']:.2f} busy cores){base}{mode}{failed}"
+        f"(cores: server {api.get('server_cores', 0):.2f}, database "
+        f"{api.get('db_cores', 0):.2f}, client {api['client_cores']:.2f}, others "
+        f"{api.get('other_cores', 0):.2f}){base}{mode}{failed}"
     )
     return out
 
@@ -1480,7 +1509,7 @@ class Anchor:
 
 ANCHORS = (
     Anchor("create", None, "rps", 163, "Stellio, 8 vCPU", True),
-    Anchor("get", None, "rps", 4200, "Orion-LD tiny (1-CPU broker, 4-8 CPU MongoDB)", True),
+    Anchor("get", None, "rps", 4200, "Orion-LD tiny (1-CPU broker with a 4-8 CPU MongoDB)", True),
     Anchor("query", 10_000, "rps", 39, "Stellio, 8 vCPU, 10k entities", True),
     Anchor("query", 10_000, "p95_ms", 311, "Stellio, 8 vCPU, 10k entities", True),
     Anchor("query", 100_000, "rps", 11, "Stellio, 8 vCPU, 100k entities", True),
@@ -1498,7 +1527,7 @@ def anchor_text(figure: str, entities: int | None) -> str:
     for a in ANCHORS:
         if a.figure == figure and (a.entities is None or a.entities == entities):
             unit = "req/s" if a.metric == "rps" else "ms p95"
-            parts.append(f"{a.value:,.0f} {unit} ({a.source.split(',')[0]})")
+            parts.append(f"{a.value:,.0f} {unit} ({a.source.split(',')[0].split(' (')[0]})")
     return "; ".join(parts)
 
 
@@ -1551,7 +1580,8 @@ def render(results: dict[str, Any]) -> str:
         f"code: {results['code']}",
         "",
         f"{'db':<11}{'entities':>9}  {'figure':<26}{'w':>2}{'c':>4}{'req/s':>9}{'p50 ms':>9}"
-        f"{'p95 ms':>9}{'fail':>6}{'raw req/s':>11}{'raw p95':>9}{'ratio':>7}  anchor",
+        f"{'p95 ms':>9}{'fail':>6}{'raw req/s':>11}{'raw p95':>9}{'ratio':>7}"
+        f"  {'cores s/d/o':<13}anchor",
     ]
     for f in results["figures"]:
         entities = f"{f['entities']:,}" if f["entities"] else "100k val"
@@ -1575,10 +1605,17 @@ def render(results: dict[str, Any]) -> str:
         ratio = f"{f['ratio']:>7.2f}" if "ratio" in f else f"{'':>7}"
         if f["mode"] != "load":
             ratio = f"{f['mode'][:3] + '*':>7}"
+        cores = f"{f['server_cores']:.1f}/{f['db_cores']:.1f}/{f['other_cores']:.1f}"
         lines.append(
             f"{f['database']:<11}{entities:>9}  {FIGURES[f['figure']]:<26}{measured}{raw}{ratio}"
-            f"  {anchor_text(f['figure'], f['entities'])}"
+            f"  {cores:<13}{anchor_text(f['figure'], f['entities'])}"
         )
+    lines += [
+        "",
+        "w: uvicorn workers; c: concurrent clients; ratio: req/s through the API / req/s of the "
+        "raw SQL; cores s/d/o: CPU cores used meanwhile by the server, its database backends "
+        "and everything else on the machine but the load generator.",
+    ]
     if any(f["mode"] != "load" for f in results["figures"]):
         lines += [
             "",
