@@ -73,7 +73,7 @@ def serve(host: str, port: int, no_mqtt: bool) -> None:
 
 @main.command()
 def worker() -> None:
-    """Run MQTT ingest only (several workers share the subscription)."""
+    """Run MQTT ingest (several workers share the subscription) and its NGSI-LD notifier."""
     import signal
     import threading
 

@@ -1,7 +1,7 @@
 """NGSI-LD notifications end to end: a real HTTP receiver, real ingest, real Mosquitto.
 
-Every change is made the way the hub makes it (an NGSI-LD write committed then announced,
-HTTP ingest, MQTT ingest) and the notification is awaited at a receiver listening on a
+Every change is made the way clients make it (NGSI-LD writes over HTTP, HTTP ingest, MQTT
+ingest through Mosquitto) and the notification is awaited at a receiver listening on a
 free port, on SQLite and on PostgreSQL.
 """
 
@@ -13,7 +13,6 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -29,13 +28,8 @@ from citysmart.core.time import utcnow
 from citysmart.hub.mqtt import BrokerAddress, MqttIngest, device_topic
 from citysmart.hub.ngsi_ld.codec import expanded_name, expanded_type
 from citysmart.hub.ngsi_ld.context import core_context
-from citysmart.hub.ngsi_ld.entity_store import (
-    delete_entity,
-    insert_entity,
-    load_entities,
-    update_entity,
-)
-from citysmart.hub.ngsi_ld.model import AttributeInstance, Change, EntityFragment, Kind
+from citysmart.hub.ngsi_ld.entity_store import insert_entity
+from citysmart.hub.ngsi_ld.model import AttributeInstance, EntityFragment, Kind
 from citysmart.hub.ngsi_ld.notifier import Notifier, backoff, coalesce
 from citysmart.hub.ngsi_ld.subscription_store import new_row
 from citysmart.hub.ngsi_ld.subscriptions import parse_subscription
@@ -143,18 +137,34 @@ def subscribe(
     return sub_id
 
 
-# --- writes as the NGSI-LD API makes them: committed, then announced --------------------------
+# --- writes ---------------------------------------------------------------------------------
 
 
-def write(
-    factory: sessionmaker[Session],
-    events: EventBus,
+def ngsi_write(
+    client: TestClient,
+    op: dict[str, str],
     values: dict[str, Any],
     *,
+    create: bool = False,
     entity_id: str = ROAD,
     tenant: str = "",
 ) -> None:
-    """Create the entity or update these attributes, then announce it as write routes do."""
+    """Create the entity or update these attributes over the NGSI-LD API."""
+    headers = {**op, "NGSILD-Tenant": tenant} if tenant else op
+    attrs = {n: {"type": "Property", "value": v} for n, v in values.items()}
+    if create:
+        body = {"id": entity_id, "type": "AirQualityObserved", **attrs}
+        response = client.post(f"{BASE}/entities", json=body, headers=headers)
+        assert response.status_code == 201, response.text
+    else:
+        response = client.patch(f"{BASE}/entities/{entity_id}/attrs", json=attrs, headers=headers)
+        assert response.status_code == 204, response.text
+
+
+def store_and_announce(
+    factory: sessionmaker[Session], events: EventBus, values: dict[str, Any]
+) -> None:
+    """Create an entity as the write routes do without an app: commit, then announce."""
     now = utcnow()
     attrs = tuple(
         AttributeInstance(
@@ -162,31 +172,12 @@ def write(
         )
         for n, v in values.items()
     )
+    types = (expanded_type("AirQualityObserved"),)
     with factory() as session:
-        before = load_entities(session, [entity_id]).get(entity_id)
-        if before is None:
-            types = (expanded_type("AirQualityObserved"),)
-            insert_entity(session, EntityFragment(id=entity_id, types=types, attributes=attrs), now)
-            trigger = "entityCreated"
-        else:
-            old = {a.name: a for a in before.attributes}
-            kept = tuple(a for a in before.attributes if a.name not in {b.name for b in attrs})
-            after = replace(before, attributes=kept + attrs, modified_at=now)
-            changes = [Change(a.name, None, old.get(a.name), a) for a in attrs]
-            update_entity(session, before, after, changes, now)
-            trigger = "attributeUpdated"
+        insert_entity(session, EntityFragment(id=ROAD, types=types, attributes=attrs), now)
         session.commit()
     names = frozenset(values)
-    events.publish(
-        ReadingsStored(entity_id, names, now, len(names), tenant=tenant, trigger=trigger)
-    )
-
-
-def remove(factory: sessionmaker[Session], events: EventBus, entity_id: str = ROAD) -> None:
-    with factory() as session:
-        assert delete_entity(session, entity_id)
-        session.commit()
-    events.publish(ReadingsStored(entity_id, frozenset(), utcnow(), 0, trigger="entityDeleted"))
+    events.publish(ReadingsStored(ROAD, names, now, len(names), trigger="entityCreated"))
 
 
 def subscription(client: TestClient, op: dict[str, str], sub_id: str) -> dict[str, Any]:
@@ -253,13 +244,13 @@ def test_an_ngsi_ld_write_notifies_in_each_format(
     )
     throttled = subscribe(client, op, receiver.url, **watched, throttling=60)
     deleted = subscribe(client, op, receiver.url, notificationTrigger=["entityDeleted"])
-    write(runtime.sessions, runtime.events, {"pm10": 10.0, "no2": 7.0})  # q false
+    ngsi_write(client, op, {"pm10": 10.0, "no2": 7.0}, create=True)  # q false
     receiver.wait(concise)  # the entity's creation
-    write(runtime.sessions, runtime.events, {"pm10": 40.0})
+    ngsi_write(client, op, {"pm10": 40.0})
     receiver.wait(normalized)
     receiver.wait(throttled)
-    write(runtime.sessions, runtime.events, {"no2": 8.0})  # not watched
-    write(runtime.sessions, runtime.events, {"pm10": 41.0})
+    ngsi_write(client, op, {"no2": 8.0})  # not watched
+    ngsi_write(client, op, {"pm10": 41.0})
     receiver.wait(key_values, 2)
     receiver.wait(normalized, 2)
 
@@ -290,7 +281,7 @@ def test_an_ngsi_ld_write_notifies_in_each_format(
 
     assert len(receiver.bodies(throttled)) == 1  # 41 came within the throttling period
     assert receiver.bodies(deleted) == []
-    remove(runtime.sessions, runtime.events)
+    assert client.delete(f"{BASE}/entities/{ROAD}", headers=op).status_code == 204
     (gone,) = receiver.wait(deleted)
     assert gone["data"] == [{"id": ROAD, "type": "AirQualityObserved"}]
 
@@ -311,12 +302,11 @@ def test_a_tenants_changes_notify_its_subscriptions_only(
     tenant = f"t{uuid.uuid4().hex[:10]}"
     own = subscribe(client, op, receiver.url, tenant=tenant)
     default = subscribe(client, op, receiver.url)
-    factory = client.app.state.ngsi_ld.tenants.sessions(tenant)  # type: ignore[attr-defined]
-    write(factory, runtime.events, {"pm10": 12.0}, tenant=tenant)
+    ngsi_write(client, op, {"pm10": 12.0}, create=True, tenant=tenant)
     (body,) = receiver.wait(own)
     assert body["data"][0]["pm10"]["value"] == 12.0
     assert receiver.headers(own)[0]["ngsild-tenant"] == tenant
-    write(runtime.sessions, runtime.events, {"pm10": 13.0})
+    ngsi_write(client, op, {"pm10": 13.0}, create=True)
     (other,) = receiver.wait(default)
     assert other["data"][0]["pm10"]["value"] == 13.0
     assert len(receiver.bodies(own)) == 1
@@ -432,7 +422,7 @@ def test_a_down_receiver_is_retried_until_it_comes_back(
 ) -> None:
     later = Receiver()  # not listening yet
     sub_id = subscribe(client, op, later.url)
-    write(runtime.sessions, runtime.events, {"pm10": 50.0})
+    ngsi_write(client, op, {"pm10": 50.0}, create=True)
 
     def failing() -> dict[str, Any]:
         found: dict[str, Any] = subscription(client, op, sub_id)["notification"]
@@ -466,7 +456,7 @@ def test_a_notification_fails_for_good_after_the_last_attempt(
 ) -> None:
     runtime.settings.ngsi_ld_notify_attempts = 2
     sub_id = subscribe(client, op, f"http://127.0.0.1:{free_port()}/nobody")
-    write(runtime.sessions, runtime.events, {"pm10": 50.0})
+    ngsi_write(client, op, {"pm10": 50.0}, create=True)
     wait_until(lambda: [r.status for r in outbox(runtime)] == ["failed"], what="a failed row")
     (row,) = outbox(runtime)
     assert row.attempts == 2
@@ -483,8 +473,8 @@ def test_a_periodic_subscription_notifies_the_current_state(
     receiver: Receiver,
     notifier: Notifier,
 ) -> None:
-    write(runtime.sessions, runtime.events, {"pm10": 5.0})
-    write(runtime.sessions, runtime.events, {"pm10": 6.0}, entity_id=ROAD + "b")
+    ngsi_write(client, op, {"pm10": 5.0}, create=True)
+    ngsi_write(client, op, {"pm10": 6.0}, create=True, entity_id=ROAD + "b")
     sub_id = subscribe(
         client, op, receiver.url, timeInterval=1, q="pm10>5", notification={"format": "keyValues"}
     )
@@ -514,7 +504,7 @@ def test_pending_notifications_are_sent_by_the_next_runtime(runtime: HubRuntime)
     runtime.start_events()
     assert runtime.notifier is not None
     runtime.notifier.retry_base_s = 0.3
-    write(runtime.sessions, runtime.events, {"pm10": 70.0})
+    store_and_announce(runtime.sessions, runtime.events, {"pm10": 70.0})
     wait_until(lambda: [r.attempts for r in outbox(runtime)] == [1], what="a failed attempt")
     runtime.stop()
     later = Receiver(port).start()

@@ -397,7 +397,7 @@ class Notifier:
             subs = [s for s in self._subscriptions(tenant, session) if s.sub.time_interval is None]
             if not subs:
                 return
-            entities = load_entities(session, [c.entity_id for c in changes])
+            entities = load_entities(session, self._worth_loading(session, subs, changes))
             now = utcnow()
             found = self._matching(tenant, subs, changes, entities, now)
             if not found:
@@ -408,6 +408,29 @@ class Notifier:
         for stored, _ in found:
             self._queued_at[(tenant, stored.sub.id)] = now
         self._wake.set()
+
+    def _worth_loading(
+        self, session: Session, subs: Sequence[StoredSubscription], changes: Sequence[_Change]
+    ) -> list[str]:
+        """Return the changed entities some subscription may select (watched names, types)."""
+        watched: set[str] | None = set()
+        for stored in subs:
+            if watched is not None and stored.sub.watched_attributes:
+                watched.update(stored.sub.watched_attributes)
+            else:
+                watched = None
+        ids = [
+            c.entity_id
+            for c in changes
+            if watched is None or not c.attributes or not watched.isdisjoint(c.attributes)
+        ]
+        if not ids or any(not stored.sub.entities for stored in subs):
+            return ids
+        types = {stored_type(s.type) for stored in subs for s in stored.sub.entities}
+        typed = select(EntityType.entity_id).where(
+            EntityType.entity_id.in_(ids), EntityType.type.in_(types)
+        )
+        return sorted(set(session.scalars(typed)))
 
     def _matching(
         self,

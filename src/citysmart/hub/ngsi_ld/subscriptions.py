@@ -3,7 +3,8 @@
 :func:`parse_subscription` validates a create body into an immutable :class:`Subscription`;
 :func:`parse_update` and :func:`apply_update` do the same for a PATCH fragment (clause
 5.8.2). :func:`matches` tells whether a :class:`ChangeEvent` should notify a subscription,
-:func:`due_periodic` whether a ``timeInterval`` subscription is due, :func:`record_attempt`
+:func:`due_periodic` whether a ``timeInterval`` subscription is due, :func:`selects` whether
+it is about an entity (for periodic notifications), :func:`record_attempt`
 books a notification attempt, :func:`notification_body` builds the NotificationMessage and
 :func:`render_subscription` writes a subscription back. Names arrive compacted in bodies and
 are expanded with the caller's ``expand_term``/``expand_type``; they are stored expanded and
