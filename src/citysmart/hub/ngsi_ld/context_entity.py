@@ -27,6 +27,13 @@ _ATTRIBUTE_MEMBERS = frozenset(
 _ENTITY_LEVEL = _ENTITY_MEMBERS | _CORE_ATTRIBUTES | {"type"}
 _VALUE_MEMBERS = frozenset({"value", "previousValue"})
 _VOCAB_MEMBERS = frozenset({"vocab", "previousVocab"})  # "@type": "@vocab" in the core
+# What makes an object an attribute instance rather than a concise value (clause 4.5).
+_HOLDERS = frozenset({"value", "object", "objectList", "languageMap", "vocab", "json", "valueList"})
+_KINDS = frozenset(
+    {"Property", "Relationship", "GeoProperty", "LanguageProperty", "JsonProperty"}
+    | {"VocabProperty", "ListProperty", "ListRelationship"}
+)
+_CORE = "https://uri.etsi.org/ngsi-ld/"
 
 
 @cache
@@ -100,11 +107,19 @@ def _attribute_iri(key: str, ctx: ActiveContext) -> str:
     return iri
 
 
+def _is_instance(value: Mapping[str, Any], ctx: ActiveContext) -> bool:
+    """Tell an attribute instance from a concise bare value (a geometry, a structured value)."""
+    kind = value.get("type")
+    if isinstance(kind, str) and ctx.expand_term(kind).removeprefix(_CORE) in _KINDS:
+        return True
+    return any(_core_name(k, ctx, _ATTRIBUTE_MEMBERS) in _HOLDERS for k in value)
+
+
 def _expand_attribute(value: Any, ctx: ActiveContext, coercion: str | None) -> Any:
     if isinstance(value, list):  # several instances, told apart by datasetId
         return [_expand_attribute(v, ctx, coercion) if isinstance(v, Mapping) else v for v in value]
-    if not isinstance(value, Mapping):
-        return value
+    if not isinstance(value, Mapping) or not _is_instance(value, ctx):
+        return value  # a concise value given alone is kept as it is, like any value
     out: dict[str, Any] = {}
     for key, member in value.items():
         name = _core_name(key, ctx, _ATTRIBUTE_MEMBERS)

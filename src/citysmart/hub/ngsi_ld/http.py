@@ -30,7 +30,7 @@ from citysmart.hub.ngsi_ld.context import (
     context_for_request,
     context_from_link_header,
 )
-from citysmart.hub.ngsi_ld.model import EntityFragment, NgsiLdError, bad_request
+from citysmart.hub.ngsi_ld.model import AttributeInstance, EntityFragment, NgsiLdError, bad_request
 from citysmart.hub.ngsi_ld.render import render_entity
 from citysmart.hub.ngsi_ld.tenancy import TENANT_HEADER, Tenants
 from citysmart.hub.registry import find_device_by_key
@@ -345,8 +345,14 @@ def compacted(fragment: EntityFragment, ctx: ActiveContext) -> EntityFragment:
     return replace(
         fragment,
         types=tuple(ctx.compact_type(t) for t in fragment.types),
-        attributes=tuple(replace(a, name=ctx.compact_iri(a.name)) for a in fragment.attributes),
+        attributes=tuple(_compacted_attribute(a, ctx) for a in fragment.attributes),
     )
+
+
+def _compacted_attribute(instance: AttributeInstance, ctx: ActiveContext) -> AttributeInstance:
+    """Return an attribute instance with its name and its sub-attributes' names compacted."""
+    subs = tuple(_compacted_attribute(s, ctx) for s in instance.sub_attributes)
+    return replace(instance, name=ctx.compact_iri(instance.name), sub_attributes=subs)
 
 
 def render(fragment: EntityFragment, out: Output, attrs: set[str] | None = None) -> dict[str, Any]:
