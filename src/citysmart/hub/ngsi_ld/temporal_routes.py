@@ -54,6 +54,7 @@ from citysmart.hub.ngsi_ld import temporal_store as store
 from citysmart.hub.ngsi_ld.codec import expanded_name, row_instance, stored_name, stored_type
 from citysmart.hub.ngsi_ld.context import ActiveContext, compact_entity, expand_entity
 from citysmart.hub.ngsi_ld.entity_store import (
+    begin_write,
     delete_entity,
     insert_entity,
     load_entities,
@@ -481,8 +482,15 @@ def _announce(news: Announcements, entity_id: str, changes: Sequence[Change]) ->
             news.add(entity_id, names, trigger)
 
 
+def _begin(db: Session, instances: Sequence[AttributeInstance] = ()) -> None:
+    """Start a write: partitions for the instances first (PostgreSQL), then the lock."""
+    store.ensure_partitions(db, [i.observed_at for i in instances if i.observed_at])
+    begin_write(db)
+
+
 def _existing(db: Session, entity_id: str) -> EntityFragment:
-    fragment = load_entities(db, [entity_id]).get(entity_id)
+    """Return the entity a write changes, locked, or raise ResourceNotFound."""
+    fragment = load_entities(db, [entity_id], lock=True).get(entity_id)
     if fragment is None:
         raise not_found(f"no entity {entity_id}")
     return fragment
@@ -501,8 +509,8 @@ def upsert_temporal_entity(
     )
     assert head.id is not None
     writer.check(head.id)
-    store.ensure_partitions(db, [i.observed_at for i in instances if i.observed_at])
-    before = load_entities(db, [head.id]).get(head.id)
+    _begin(db, instances)
+    before = load_entities(db, [head.id], lock=True).get(head.id)
     if before is None:
         _create(db, head, instances)
         news.add(head.id, sorted({i.name for i in instances}), "entityCreated")
@@ -533,7 +541,7 @@ def append_temporal_attributes(
     )
     if head.id is not None and head.id != entity_id:
         raise bad_request(f"the body's id {head.id} is not the path's {entity_id}")
-    store.ensure_partitions(db, [i.observed_at for i in instances if i.observed_at])
+    _begin(db, instances)
     before = _existing(db, entity_id)
     _announce(news, entity_id, _add(db, before, head.types, instances))
     news.commit(db, request)
@@ -559,6 +567,7 @@ def modify_instance(
     writer.check(entity_id)
     ctx = request_context(request, body).ctx
     name = expand_attribute(ctx, attr_id)
+    _begin(db)
     before = _existing(db, entity_id)
     row = _instance_row(db, entity_id, name, instance_id)
     new = _patched(name, attr_id, body, ctx, row)
@@ -590,6 +599,7 @@ def delete_instance(
     """Delete one instance (clause 5.6.16); the newest remaining one may become current."""
     writer.check(entity_id)
     name = expand_attribute(request_context(request).ctx, attr_id)
+    _begin(db)
     before = _existing(db, entity_id)
     row = _instance_row(db, entity_id, name, instance_id)
     current = _current(before, name, row)
@@ -629,6 +639,7 @@ def delete_temporal_attribute(
     dataset_id = request.query_params.get("datasetId")
     if every and dataset_id is not None:
         raise bad_request("deleteAll=true and datasetId exclude each other")
+    _begin(db)
     before = _existing(db, entity_id)
     which = None if every else (dataset_id or "")
     removed = store.delete_history(db, entity_id, stored_name(name), which)
@@ -656,6 +667,8 @@ def delete_temporal_entity(
 ) -> Response:
     """Delete an entity and its whole history (clause 5.6.13)."""
     writer.check(entity_id)
+    _begin(db)
+    load_entities(db, [entity_id], lock=True)
     removed = store.delete_history(db, entity_id)
     existed = delete_entity(db, entity_id)
     if not existed and not removed:
