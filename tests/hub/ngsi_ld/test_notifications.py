@@ -517,3 +517,39 @@ def test_pending_notifications_are_sent_by_the_next_runtime(runtime: HubRuntime)
     finally:
         restarted.stop()
         later.stop()
+
+
+def test_two_processes_send_each_notification_once(
+    client: TestClient,
+    runtime: HubRuntime,
+    op: dict[str, str],
+    receiver: Receiver,
+    notifier: Notifier,
+) -> None:
+    """A second runtime (a ``citysmart worker``) hears relayed events but does not match them."""
+    other = HubRuntime.create(runtime.settings)
+    relayed: list[ReadingsStored] = []
+    other.events.subscribe(relayed.append)
+    try:
+        other.start_events()
+        assert other.notifier is not None
+        other.notifier.tick_s = 0.05  # both senders race for every row
+        if other.relay is not None:
+            assert other.relay.listening.wait(10)
+        sub_id = subscribe(client, op, receiver.url, notification={"format": "keyValues"})
+        ngsi_write(client, op, {"pm10": 0.0}, create=True)
+        for value in range(1, 6):
+            ngsi_write(client, op, {"pm10": float(value)})
+        wait_until(lambda: outbox(runtime) == [] and len(receiver.bodies(sub_id)) >= 1)
+        time.sleep(0.3)
+        bodies = receiver.bodies(sub_id)
+        assert len({b["id"] for b in bodies}) == len(bodies)  # no notification sent twice
+        assert bodies[-1]["data"][0]["pm10"] == 5.0
+        status = subscription(client, op, sub_id)["notification"]
+        assert status["timesSent"] == len(bodies)
+        assert notifier.queued == len(bodies)
+        assert other.notifier.queued == 0  # it matches only what it stores itself
+        if other.relay is not None:
+            assert {e.origin for e in relayed} - {""}  # it did hear the events
+    finally:
+        other.stop()

@@ -282,7 +282,8 @@ class Notifier:
         self.tick_s = tick_s
         self.retry_base_s = retry_base_s
         self.retry_max_s = retry_max_s
-        self.dropped = 0
+        self.dropped = 0  # events lost to a full queue
+        self.queued = 0  # notifications this notifier put in the outbox
         self._queue: queue.Queue[ReadingsStored | None] = queue.Queue(QUEUE_SIZE)
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -407,6 +408,7 @@ class Notifier:
             session.commit()
         for stored, _ in found:
             self._queued_at[(tenant, stored.sub.id)] = now
+        self.queued += len(found)
         self._wake.set()
 
     def _worth_loading(
@@ -598,6 +600,7 @@ class Notifier:
             return
         session.add(self._outbox_row(stored, fragments, now))
         session.commit()
+        self.queued += 1
         self._wake.set()
 
     def _current_entities(self, session: Session, sub: Subscription) -> list[EntityFragment]:
