@@ -39,7 +39,8 @@ Where SQL cannot decide, a term is *unsure* and Python decides on the rows SQL n
   'j'``) asks which of the query's attributes have such rows; only those make a term
   unsure, so queries over plain readings stay exact;
 - date-times are compared as text only when stored in the canonical form
-  ``YYYY-MM-DDTHH:MM:SSZ`` and valid (SQLite: ``strftime`` round trip; PostgreSQL: a
+  ``YYYY-MM-DDTHH:MM:SSZ`` and valid (SQLite: a ``strftime(..., '+0 days')`` round trip,
+  which normalizes February 30 away; PostgreSQL: a
   regular expression of valid months and days, February 29 left unsure); other date-time
   shapes (offsets, fractions) are unsure. Dates likewise; times are always unsure;
 - sub-property paths (``a.b``), ``[...]`` member paths, metadata other than the three
@@ -643,8 +644,8 @@ class _Values:
             column = self.a.num_value
             return RowTest(and_(self.a.value_type == "n", column.between(low.value, high.value)))
         if low.kind is Lit.STRING:
-            text_ = self.d.ordered(self.a.text_value)
-            return RowTest(and_(self.strings(False), text_.between(low.value, high.value)))
+            text_ = self.d.ordered(self.a.text_value)  # no BETWEEN: PG refuses its COLLATE
+            return RowTest(and_(self.strings(False), text_ >= low.value, text_ <= high.value))
         first = self.compare_text(Op.GE, low, ordered=False)
         second = self.compare_text(Op.LE, high, ordered=False)
         unsure = first.unsure if first.unsure is not None else second.unsure
@@ -681,7 +682,7 @@ class _Values:
         else:
             valid = and_(
                 column.op("GLOB")(_DATE_SHAPE_SQLITE),
-                func.date(column) == column,
+                func.date(column, "+0 days") == column,  # the modifier normalizes 02-30
                 not_(column.like("0000%")),
             )
             unsure = None
@@ -695,7 +696,7 @@ class _Values:
         return func.coalesce(
             and_(
                 column.op("GLOB")(_DATETIME_SHAPE_SQLITE),
-                func.strftime("%Y-%m-%dT%H:%M:%SZ", column) == column,
+                func.strftime("%Y-%m-%dT%H:%M:%SZ", column, "+0 days") == column,
                 not_(column.like("0000%")),
             ),
             false(),
