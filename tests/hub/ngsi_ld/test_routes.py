@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy import event
+from sqlalchemy.orm import Session, sessionmaker
 
-from citysmart.hub.ngsi_ld.context import ContextResolver, ContextSettings
+from citysmart.core.time import utcnow
+from citysmart.hub.ngsi_ld.context import ContextResolver, ContextSettings, core_context
+from citysmart.hub.ngsi_ld.context_entity import expand_entity
+from citysmart.hub.ngsi_ld.entity_store import insert_entity
+from citysmart.hub.ngsi_ld.model import parse_entity
+from citysmart.hub.ngsi_ld.tenancy import Tenants
 from citysmart.hub.registry import upsert_entity
 from citysmart.hub.runtime import HubRuntime
 from tests.factories import create_device, pm_pack
@@ -211,3 +219,176 @@ def test_a_user_context_renames_attributes(client: TestClient, runtime: HubRunti
     query = {"type": "AirQualityObserved", "q": "particulates10>1", "attrs": "particulates10"}
     found = client.get(f"{BASE}/entities", params=query, headers=link(USER_CONTEXT)).json()
     assert [set(e) for e in found] == [{"id", "type", "particulates10"}]
+
+
+# --- queries compiled to SQL (query.py), over HTTP --------------------------------------------
+
+SENSOR = "urn:ngsi-ld:Sensor:s"
+LD_CONTEXT_BODY = "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.8.jsonld"
+
+
+def sensor(i: int, **extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": f"{SENSOR}{i:02d}",
+        "type": "Sensor" if i % 3 else ["Sensor", "Station"],
+        "temperature": {
+            "type": "Property",
+            "value": 15 + i,
+            "observedAt": f"2026-01-{1 + i:02d}T00:00:00Z",
+        },
+        "status": {"type": "Property", "value": "on" if i % 2 else "off"},
+        "name": {"type": "LanguageProperty", "languageMap": {"en": f"Park {i}", "ko": f"공원 {i}"}},
+    }
+    body.update(extra)
+    return body
+
+
+def store(factory: sessionmaker[Session], bodies: list[dict[str, Any]]) -> None:
+    with factory.begin() as session:
+        for body in bodies:
+            insert_entity(session, parse_entity(expand_entity(body, core_context())), utcnow())
+
+
+def ids_of(response: Any) -> list[str]:
+    assert response.status_code == 200, response.text
+    return [e["id"][-3:] for e in response.json()]
+
+
+def test_query_forms_lang_and_sysattrs(client: TestClient, runtime: HubRuntime) -> None:
+    store(runtime.sessions, [sensor(1), sensor(2)])
+    query = {"type": "Sensor", "q": "temperature>16"}
+    simple = client.get(f"{BASE}/entities", params={**query, "options": "keyValues"}).json()
+    assert simple[0]["temperature"] == 17
+    assert simple[0]["name"] == {"languageMap": {"en": "Park 2", "ko": "공원 2"}}
+    concise = client.get(f"{BASE}/entities", params={**query, "options": "concise"}).json()
+    assert concise[0]["status"] == "off"
+    korean = client.get(f"{BASE}/entities", params={**query, "lang": "ko"}).json()
+    assert korean[0]["name"] == {"type": "Property", "value": "공원 2", "lang": "ko"}
+    timed = client.get(f"{BASE}/entities", params={**query, "options": "sysAttrs"}).json()
+    assert timed[0]["createdAt"].endswith("Z")
+    assert "modifiedAt" in timed[0]["temperature"]
+    projected = client.get(f"{BASE}/entities", params={**query, "attrs": "status"}).json()
+    assert set(projected[0]) == {"id", "type", "status"}
+
+
+def test_count_and_paging_links(client: TestClient, runtime: HubRuntime) -> None:
+    store(runtime.sessions, [sensor(i) for i in range(7)])
+    params = {"type": "Sensor", "q": "temperature>=16", "limit": "2", "count": "true"}
+    first = client.get(f"{BASE}/entities", params=params)
+    assert ids_of(first) == ["s01", "s02"]
+    assert first.headers["NGSILD-Results-Count"] == "6"
+    rels = [link for link in links(first) if "rel=" in link and "context" not in link]
+    assert len(rels) == 1
+    assert 'rel="next"' in rels[0]
+    assert "offset=2" in rels[0]
+    middle = client.get(f"{BASE}/entities", params={**params, "offset": "3"})
+    assert ids_of(middle) == ["s04", "s05"]
+    rels = [link for link in links(middle) if "context" not in link]
+    assert any('rel="next"' in link and "offset=5" in link for link in rels)
+    assert any('rel="prev"' in link and "offset=1" in link for link in rels)
+    last = client.get(f"{BASE}/entities", params={**params, "offset": "5"})
+    assert ids_of(last) == ["s06"]
+    assert not [link for link in links(last) if 'rel="next"' in link]
+    only = client.get(f"{BASE}/entities", params={**params, "limit": "0"})
+    assert only.json() == []
+    assert only.headers["NGSILD-Results-Count"] == "6"
+    problem(
+        client.get(f"{BASE}/entities", params={"type": "Sensor", "limit": "0"}),
+        400,
+        "BadRequestData",
+    )
+    problem(
+        client.get(f"{BASE}/entities", params={"type": "Sensor", "count": "yes"}),
+        400,
+        "BadRequestData",
+    )
+
+
+def test_type_expressions_and_selections(client: TestClient, runtime: HubRuntime) -> None:
+    store(runtime.sessions, [sensor(i) for i in range(6)])
+    assert ids_of(client.get(f"{BASE}/entities", params={"type": "Sensor;Station"})) == [
+        "s00",
+        "s03",
+    ]
+    either = client.get(f"{BASE}/entities", params={"type": "(Station|Nothing),Other"})
+    assert ids_of(either) == ["s00", "s03"]
+    mixed = {"type": "Sensor", "idPattern": "s0[2-4]$", "q": 'status=="off"'}
+    assert ids_of(client.get(f"{BASE}/entities", params=mixed)) == ["s02", "s04"]
+    observed = {"type": "Sensor", "q": "temperature.observedAt>=2026-01-05T00:00:00Z"}
+    assert ids_of(client.get(f"{BASE}/entities", params=observed)) == ["s04", "s05"]
+    absent = client.get(f"{BASE}/entities", params={"type": "Sensor", "q": "!humidity;name"})
+    assert len(absent.json()) == 6
+    problem(client.get(f"{BASE}/entities", params={"type": "A;"}), 400, "BadRequestData")
+    problem(client.get(f"{BASE}/entities", params={"scopeQ": "/A"}), 400, "BadRequestData")
+
+
+def test_private_types_are_never_served(client: TestClient, runtime: HubRuntime) -> None:
+    store(runtime.sessions, [sensor(i) for i in range(4)])
+    client.app.state.ngsi_ld.private_types = frozenset({"Station"})  # type: ignore[attr-defined]
+    found = client.get(f"{BASE}/entities", params={"type": "Sensor", "count": "true"})
+    assert ids_of(found) == ["s01", "s02"]
+    assert found.headers["NGSILD-Results-Count"] == "2"
+    problem(client.get(f"{BASE}/entities/{SENSOR}03"), 404, "ResourceNotFound")
+    assert client.get(f"{BASE}/entities/{SENSOR}01").status_code == 200
+
+
+def test_tenants_see_only_their_entities(client: TestClient, runtime: HubRuntime) -> None:
+    store(runtime.sessions, [sensor(1)])
+    tenant = f"district{uuid.uuid4().hex[:8]}"  # tenants outlive a test on PostgreSQL
+    tenants: Tenants = client.app.state.ngsi_ld.tenants  # type: ignore[attr-defined]
+    store(tenants.sessions(tenant, create=True), [sensor(2)])
+    mine = client.get(
+        f"{BASE}/entities", params={"type": "Sensor"}, headers={"NGSILD-Tenant": tenant}
+    )
+    assert ids_of(mine) == ["s02"]
+    assert ids_of(client.get(f"{BASE}/entities", params={"type": "Sensor"})) == ["s01"]
+    nobody = client.get(
+        f"{BASE}/entities", params={"type": "Sensor"}, headers={"NGSILD-Tenant": "nobody"}
+    )
+    problem(nobody, 404, "NonexistentTenant")
+
+
+def test_batch_query(client: TestClient, runtime: HubRuntime) -> None:
+    store(runtime.sessions, [sensor(i) for i in range(6)])
+    body = {
+        "type": "Query",
+        "entities": [{"type": "Station"}, {"id": f"{SENSOR}05"}],
+        "q": "temperature>10",
+        "attrs": ["name"],
+        "lang": "en",
+        "temporalQ": {"timerel": "after", "timeAt": "2026-01-01T00:00:00Z"},
+    }
+    url = f"{BASE}/entityOperations/query"
+    response = client.post(url, json=body, params={"count": "true", "limit": "2"})
+    assert ids_of(response) == ["s00", "s03"]
+    assert response.headers["NGSILD-Results-Count"] == "3"
+    assert response.json()[0]["name"] == {"type": "Property", "value": "Park 0", "lang": "en"}
+    assert set(response.json()[0]) == {"id", "type", "name"}
+    assert any('rel="next"' in link for link in links(response))
+    ld = client.post(
+        url,
+        content=json.dumps({**body, "@context": LD_CONTEXT_BODY}).encode(),
+        headers={"Content-Type": "application/ld+json"},
+        params={"offset": "2"},
+    )
+    assert ids_of(ld) == ["s05"]
+    problem(client.post(url, json={"type": "Query"}), 400, "BadRequestData")
+    problem(client.post(url, json={"type": "Nope", "q": "a"}), 400, "BadRequestData")
+    problem(client.post(url, json={"type": "Query", "q": "a>>"}), 400, "BadRequestData")
+
+
+def test_retrieving_an_entity_takes_two_queries(client: TestClient, runtime: HubRuntime) -> None:
+    store(runtime.sessions, [sensor(1)])
+    seen: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(statement)
+
+    event.listen(runtime.engine, "before_cursor_execute", record)
+    try:
+        response = client.get(f"{BASE}/entities/{SENSOR}01", params={"attrs": "status"})
+    finally:
+        event.remove(runtime.engine, "before_cursor_execute", record)
+    assert response.status_code == 200, response.text
+    assert set(response.json()) == {"id", "type", "status"}
+    assert len([s for s in seen if s.lstrip().upper().startswith("SELECT")]) <= 2, seen
