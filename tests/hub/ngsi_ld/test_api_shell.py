@@ -34,6 +34,7 @@ def test_an_unknown_tenant_is_nonexistent_and_a_bad_name_is_bad_data(
     )
     assert missing.status_code == 404
     assert missing.json()["type"] == ERRORS + "NonexistentTenant"
+    assert missing.headers["NGSILD-Tenant"] == "nope"
     bad = client.get(
         f"{BASE}/entities", params={"type": "X"}, headers={"NGSILD-Tenant": "Bad Name!"}
     )

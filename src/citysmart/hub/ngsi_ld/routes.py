@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from fastapi import APIRouter, FastAPI
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from citysmart.core.config import Settings
 from citysmart.core.service import ServiceManifest
@@ -21,28 +21,43 @@ from citysmart.hub.ngsi_ld import (
 from citysmart.hub.ngsi_ld.codec import stored_type
 from citysmart.hub.ngsi_ld.context import ContextResolver, core_context
 from citysmart.hub.ngsi_ld.http import NgsiLdState, install_ngsi_ld_handlers
-from citysmart.hub.ngsi_ld.tenancy import Tenants
+from citysmart.hub.ngsi_ld.tenancy import TENANT_HEADER, Tenants
 from citysmart.hub.runtime import HubRuntime
 
 PREFIX = "/ngsi-ld/v1"
+_TENANT = TENANT_HEADER.lower().encode()
 
 
-class TrailingSlash:
-    """Serve ``/ngsi-ld/v1/entities/`` as ``/ngsi-ld/v1/entities``.
+class NgsiLdPaths:
+    """Serve ``/ngsi-ld/v1/entities/`` as ``/ngsi-ld/v1/entities``; echo ``NGSILD-Tenant``.
 
     Clients such as ngsildclient POST to collection URLs with a trailing slash; a redirect
     would make them send the body twice, and ``/entities/{id}`` would read it as an empty id.
+    A response to a request for a tenant names that tenant (clause 6.3.14).
     """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Strip one trailing slash from NGSI-LD paths."""
+        """Strip one trailing slash from NGSI-LD paths; add the tenant to the response."""
         path = scope.get("path", "")
-        if scope["type"] == "http" and path.startswith(PREFIX + "/") and path.endswith("/"):
+        if scope["type"] != "http" or not path.startswith(PREFIX + "/"):
+            await self.app(scope, receive, send)
+            return
+        if path.endswith("/"):
             scope = dict(scope, path=path[:-1], raw_path=scope.get("raw_path", b"").rstrip(b"/"))
-        await self.app(scope, receive, send)
+        tenant = next((v for k, v in scope.get("headers", []) if k == _TENANT), None)
+        if tenant is None:
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_tenant(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = dict(message, headers=[*message.get("headers", []), (_TENANT, tenant)])
+            await send(message)
+
+        await self.app(scope, receive, send_with_tenant)
 
 
 def build_router() -> APIRouter:
@@ -82,7 +97,7 @@ def mount_ngsi_ld(
         temporal_page_size=settings.ngsi_ld_temporal_page_size,
     )
     app.state.ngsi_ld = state
-    app.add_middleware(TrailingSlash)
+    app.add_middleware(NgsiLdPaths)
     install_ngsi_ld_handlers(app)
     app.include_router(build_router())
     return state
