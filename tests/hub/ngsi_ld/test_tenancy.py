@@ -200,12 +200,12 @@ def _partition_in(tenants: Tenants, schema: str, month: str) -> bool:
 
 
 @pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # partitions are PG's
 def test_observation_partitions_are_made_in_the_tenant_schema(
     client: TestClient, runtime: HubRuntime
 ) -> None:
     tenants = tenants_of(client)
-    if not tenants.is_postgresql:
-        pytest.skip("partitions are PostgreSQL's")
+    assert tenants.is_postgresql
     name = fresh("part")
     schema = schema_name(name)
     # a month no schema has yet
