@@ -288,7 +288,7 @@ class Notifier:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._unsubscribe: Any = None
+        self._unsubscribe: Callable[[], None] | None = None
         self._http = httpx.Client(follow_redirects=False)
         self._resolver: ContextResolver | None = None
         self._private: frozenset[str] | None = None
@@ -500,7 +500,14 @@ class Notifier:
             except NgsiLdError as exc:
                 self._warn(f"subscription {row.id}", f"cannot read subscription {row.id}: {exc}")
         self._cache[tenant] = _Cached(mark, subs)
+        self._forget_others(tenant, {s.sub.id for s in subs})
         return subs
+
+    def _forget_others(self, tenant: str, kept: set[str]) -> None:
+        """Drop what is remembered of a tenant's subscriptions that are gone or inactive."""
+        for memory in (self._parsed, self._queued_at, self._quiet_until):
+            for key in [k for k in memory if k[0] == tenant and k[1] not in kept]:
+                del memory[key]
 
     def _read(self, tenant: str, row: SubscriptionRow) -> StoredSubscription:
         """Read a row, parsing its body only when it changed."""
