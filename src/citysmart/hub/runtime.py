@@ -16,6 +16,7 @@ from citysmart.core.migrate import upgrade
 from citysmart.hub.broker import EmbeddedBroker
 from citysmart.hub.ingest import Ingestor
 from citysmart.hub.mqtt import MqttIngest
+from citysmart.hub.ngsi_ld.http import NgsiLdState
 from citysmart.hub.ngsi_ld.notifier import Notifier
 
 logger = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ class HubRuntime:
     consumer: MqttIngest | None = None
     relay: PostgresEventRelay | None = None
     notifier: Notifier | None = None
+    ngsi_ld: NgsiLdState | None = None  # the app's NGSI-LD state, when an app serves it
     started: list[str] = field(default_factory=list)
 
     @classmethod
@@ -58,6 +60,8 @@ class HubRuntime:
             self.relay.start()
         if self.notifier is None:
             self.notifier = Notifier(self.settings, self.engine, self.sessions, self.events)
+            if self.ngsi_ld is not None:
+                self.notifier.bind(self.ngsi_ld)  # the app's @context resolver, private types
             self.notifier.start()
 
     def start_mqtt(self) -> None:

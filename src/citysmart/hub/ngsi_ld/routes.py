@@ -97,6 +97,9 @@ def mount_ngsi_ld(
         temporal_page_size=settings.ngsi_ld_temporal_page_size,
     )
     app.state.ngsi_ld = state
+    runtime.ngsi_ld = state
+    if runtime.notifier is not None:
+        runtime.notifier.bind(state)
     app.add_middleware(NgsiLdPaths)
     install_ngsi_ld_handlers(app)
     app.include_router(build_router())
