@@ -6,6 +6,7 @@ import copy
 import datetime as dt
 import re
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -706,3 +707,16 @@ def test_q_renders_as_given_and_parses_to_the_stored_expression() -> None:
     assert render(sub)["q"] == "speed>50"
     assert sub.q_expr is not None
     assert sub.q_expr != parse_q("speed>50")  # names are expanded
+
+
+def test_a_percent_encoded_q_and_the_old_name_member_are_understood() -> None:
+    body = {
+        "type": "Subscription",
+        "name": "lots filling up",
+        "entities": [{"type": "OffStreetParking"}],
+        "q": quote('availableSpotNumber<50;status=="open"'),
+        "notification": {"endpoint": {"uri": "http://127.0.0.1:9/notify"}},
+    }
+    sub = parse_subscription(body, expand_term=lambda t: t, expand_type=lambda t: t, now=NOW)
+    assert sub.subscription_name == "lots filling up"
+    assert sub.q == 'availableSpotNumber<50;status=="open"'

@@ -23,6 +23,8 @@ Where the specification leaves room, this module decides as follows:
   ``application/geo+json`` notifications and entity type selections (``A,B``) are
   OperationNotSupported. Read-only members (``status``, ``createdAt``, ``timesSent``, ...)
   and ``@context`` are ignored, so a subscription read back can be written again.
+  ``name`` (before V1.5) is read as ``subscriptionName``; a ``q`` that only parses once
+  percent-decoded is decoded (ngsildclient encodes it as if for a URL).
 - An entity selector has one type; ``id`` wins over ``idPattern``; ``idPattern`` is
   searched (``re.search``). ``timeInterval`` is a whole number of seconds, ``throttling``
   a number of seconds (0: none), endpoint ``timeout`` and ``cooldown`` milliseconds.
@@ -55,6 +57,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+import urllib.parse
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import MISSING, dataclass, fields, replace
@@ -501,8 +504,16 @@ def _q(value: Any, where: str, reader: _Reader) -> dict[str, Any]:
     try:
         expr = parse_q(text)
     except QSyntaxError as exc:
-        raise bad_request(f"{where}: {exc.detail} at character {exc.position}") from None
+        decoded = urllib.parse.unquote(text) if _PERCENT.search(text) else text
+        try:
+            # Some clients (ngsildclient) percent-encode q in the body as in a URL.
+            expr, text = parse_q(decoded), decoded
+        except QSyntaxError:
+            raise bad_request(f"{where}: {exc.detail} at character {exc.position}") from None
     return {"q": text, "q_expr": map_attribute_names(expr, reader.expand_term)}
+
+
+_PERCENT: Final = re.compile(r"%[0-9A-Fa-f]{2}")
 
 
 _GEOQ_MEMBERS: Final = frozenset({"geometry", "coordinates", "georel", "geoproperty"})
@@ -598,6 +609,7 @@ _SUBSCRIPTION: Final[Mapping[str, _Member]] = {
     "id": _member(Subscription, "id", lambda v, w, r: check_uri(v, w), nullable=False),
     "type": _Member(_subscription_type, MappingProxyType({})),
     "subscriptionName": _member(Subscription, "subscription_name", _string),
+    "name": _member(Subscription, "subscription_name", _string),  # before V1.5; clients use it
     "description": _member(Subscription, "description", _string),
     "entities": _member(Subscription, "entities", _entities),
     "watchedAttributes": _member(Subscription, "watched_attributes", _names),
