@@ -13,7 +13,8 @@ from fastapi.testclient import TestClient
 from citysmart.core.time import utcnow
 from citysmart.hub.ngsi_ld.context import core_context, expand_entity
 from citysmart.hub.ngsi_ld.entity_store import insert_entity
-from citysmart.hub.ngsi_ld.model import parse_entity
+from citysmart.hub.ngsi_ld.model import NgsiLdError, parse_entity
+from citysmart.hub.ngsi_ld.temporal_store import InstanceKey, instance_id, parse_instance_id
 from citysmart.hub.runtime import HubRuntime
 from tests.factories import create_device, create_user_with_token, pm_pack
 
@@ -532,3 +533,25 @@ def test_ld_json_and_a_user_context(client: TestClient, runtime: HubRuntime) -> 
     assert ld.headers["content-type"].startswith("application/ld+json")
     assert "@context" in ld.json()
     assert ld.json()["speed"][0]["value"] == 0.0
+
+
+def test_instance_ids_decode_to_the_row_key() -> None:
+    when = dt.datetime(2018, 8, 1, 10, 0, 0, 123456, tzinfo=UTC)
+    default = instance_id("speed", "", when)
+    gps = instance_id("speed", "urn:ngsi-ld:Dataset:gps", when)
+    assert default.startswith("urn:ngsi-ld:Instance:")
+    assert len({default, gps, instance_id("fuel", "", when)}) == 3
+    assert parse_instance_id(default, "speed") == InstanceKey("", when)
+    assert parse_instance_id(gps, "speed") == InstanceKey("urn:ngsi-ld:Dataset:gps", when)
+    shouted = "urn:ngsi-ld:Instance:" + gps.removeprefix("urn:ngsi-ld:Instance:").upper()
+    assert parse_instance_id(shouted, "speed") == InstanceKey("urn:ngsi-ld:Dataset:gps", when)
+    assert parse_instance_id(default, "fuel") is None  # another attribute's instance
+    for junk in ("urn:ngsi-ld:Instance:abc", "urn:ngsi-ld:Instance:!", default[21:]):
+        with pytest.raises(NgsiLdError):
+            parse_instance_id(junk, "speed")
+
+
+def test_a_tenant_that_does_not_exist_has_no_history(client: TestClient) -> None:
+    ghost = {"NGSILD-Tenant": "ghost-temporal"}
+    response = client.get(f"{TEMPORAL}/{CAR}", headers=ghost)
+    problem(response, 404, "NonexistentTenant")

@@ -181,6 +181,7 @@ def _stored_names(ctx: ActiveContext, attrs: Sequence[str]) -> list[str] | None:
 
 
 def _target_of(fragment: EntityFragment) -> _Target:
+    """Return what a temporal read needs of an entity: its id and types."""
     assert fragment.id is not None
     return _Target(fragment.id, fragment.types)
 

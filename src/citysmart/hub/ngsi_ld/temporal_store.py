@@ -110,6 +110,7 @@ def parse_instance_id(text: str, attribute: str) -> InstanceKey | None:
 
 
 def _crc(attribute: str) -> int:
+    """Return the CRC-32 of a stored attribute name."""
     return zlib.crc32(attribute.encode())
 
 
@@ -117,6 +118,7 @@ def _crc(attribute: str) -> int:
 
 
 def _is_postgresql(session: Session) -> bool:
+    """Tell whether the session is on PostgreSQL."""
     return session.get_bind().dialect.name == "postgresql"
 
 
@@ -312,21 +314,25 @@ def _number(value_type: str, value: Any) -> Any:
 
 
 def _sum(group: _ByType) -> Any:
+    """Return ``sum``: of the numbers, else of the booleans as 0/1."""
     found = _numbers(group)
     return None if found is None else _number(found[0], found[1]["total"])
 
 
 def _avg(group: _ByType) -> Any:
+    """Return ``avg``: of the numbers, else of the booleans as 0/1."""
     found = _numbers(group)
     return None if found is None else float(found[1]["total"]) / int(found[1]["rows"])
 
 
 def _sumsq(group: _ByType) -> Any:
+    """Return ``sumsq``: of the numbers, else of the booleans as 0/1."""
     found = _numbers(group)
     return None if found is None else _number(found[0], found[1]["squares"])
 
 
 def _stddev(group: _ByType) -> Any:
+    """Return the population ``stddev``: of the numbers, else of the booleans as 0/1."""
     found = _numbers(group)
     if found is None:
         return None
@@ -337,6 +343,7 @@ def _stddev(group: _ByType) -> Any:
 
 
 def _distinct(group: _ByType) -> int:
+    """Return ``distinctCount``: values of different types never count as equal."""
     return sum(
         int(row["distinct_num" if value_type in "nb" else "distinct_text"])
         for value_type, row in group.items()
@@ -344,7 +351,10 @@ def _distinct(group: _ByType) -> int:
 
 
 def _extreme(method: str) -> Callable[[_ByType], Any]:
+    """Return ``min`` or ``max``: of the numbers, else booleans, else strings."""
+
     def pick(group: _ByType) -> Any:
+        """Return the extreme of the group's preferred value type."""
         if "n" in group:
             return float(group["n"][f"{method}_num"])
         if "b" in group:
@@ -402,6 +412,7 @@ def _aggregate_rows(
 
 
 def _order(item: tuple[_GroupKey, _ByType]) -> tuple[str, str, str, Any]:
+    """Sort groups by entity, attribute, datasetId and period start."""
     entity, attribute, dataset_id, start = item[0]
     return entity, attribute, dataset_id, start or dt.datetime.min.replace(tzinfo=dt.UTC)
 
