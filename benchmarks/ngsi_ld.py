@@ -1454,7 +1454,7 @@ def measure_temporal(run: Run, history: History) -> None:
         )
         for workers, server in sorted(run.servers.items()):
             api = api_figure(run, "temporal", server, clients, **fields)
-            record(run, None, "temporal", workers, api, raw)
+            record(run, None, "temporal", workers, api, raw)["values"] = history.values
 
 
 def measure_database(kind: str, args: argparse.Namespace, workdir: Path) -> Run:
@@ -1546,7 +1546,7 @@ def verdicts(figures: list[dict[str, Any]]) -> list[dict[str, Any]]:
             and "rps" in f
             and not f["failures"]
             and (a.entities is None or f["entities"] == a.entities)
-            and (a.figure != "temporal" or f["concurrency"] == 1)
+            and (a.figure != "temporal" or (f["concurrency"] == 1 and f["values"] == 100_000))
         ]
         for entities in sorted({f["entities"] or 0 for f in candidates}):
             at = [f for f in candidates if (f["entities"] or 0) == entities]
@@ -1588,7 +1588,7 @@ def render(results: dict[str, Any]) -> str:
         f"  {'cores s/d/o':<13}anchor",
     ]
     for f in results["figures"]:
-        entities = f"{f['entities']:,}" if f["entities"] else "100k val"
+        entities = f"{f['entities']:,}" if f["entities"] else f"{f.get('values', 0):,} v"
         if f["mode"] != "load":
             measured = (
                 f"{f['server_workers']:>2}{f['concurrency']:>4}{f['rps']:>9,.1f}"
