@@ -31,11 +31,12 @@ def post(client: TestClient, key: str, body: object, **headers: str):  # type: i
 
 
 def stored(runtime: HubRuntime) -> list[tuple[str, str, float | None]]:
+    """Return the readings stored for the device's entity, oldest first."""
     with runtime.sessions() as s:
         rows = s.execute(
-            select(Observation.entity_id, Observation.attribute, Observation.num_value).order_by(
-                Observation.observed_at
-            )
+            select(Observation.entity_id, Observation.attribute, Observation.num_value)
+            .where(Observation.entity_id == ENTITY)
+            .order_by(Observation.observed_at)
         )
         return [tuple(r) for r in rows]  # type: ignore[misc]
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from citysmart.core import audit
 from citysmart.core.security import digest_secret, new_secret
 from citysmart.core.time import utcnow
+from citysmart.hub.device_entities import sync_device_entity
 from citysmart.hub.models import Device, Entity
 from citysmart.hub.ngsi_ld.entity_store import sync_registry_entity
 
@@ -120,7 +121,12 @@ def register_device(
     upsert_entity(session, entity_id, entity_type, name=name, location=location)
     session.flush()  # the entity row must exist before the device row that refers to it
     key, key_hash, prefix = new_secret("csd")
-    session.add(Device(id=device_id, entity_id=entity_id, key_hash=key_hash, key_prefix=prefix))
+    device = Device(
+        id=device_id, entity_id=entity_id, key_hash=key_hash, key_prefix=prefix, status="active"
+    )
+    session.add(device)
+    session.flush()
+    sync_device_entity(session, device, utcnow())
     audit.record(session, actor, "device.key_created", device_id, entity=entity_id)
     return DeviceKey(device_id, key)
 
@@ -138,6 +144,7 @@ def revoke_device(session: Session, device_id: str, actor: str = "cli") -> Devic
     """Revoke a device's key: its readings are refused from now on."""
     device = _get_device(session, device_id)
     device.status = "revoked"
+    sync_device_entity(session, device, utcnow())
     audit.record(session, actor, "device.key_revoked", device_id)
     return device
 

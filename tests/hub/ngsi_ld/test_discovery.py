@@ -89,7 +89,8 @@ def test_types_list_and_details(client: TestClient, runtime: HubRuntime) -> None
     body = response.json()
     assert body["type"] == "EntityTypeList"
     assert body["id"].startswith("urn:ngsi-ld:EntityTypeList:")
-    assert body["typeList"] == ["AirQualityObserved", "Asset", "Building", "Vehicle"]
+    # The device that reports air quality is a Smart Data Models Device entity too.
+    assert body["typeList"] == ["AirQualityObserved", "Asset", "Building", "Device", "Vehicle"]
     assert client.get(f"{BASE}/types").json()["id"] == body["id"]  # same content, same id
 
     details = client.get(f"{BASE}/types", params={"details": "true"}).json()
