@@ -99,7 +99,9 @@ class Attribute(Base):
     __tablename__ = "attribute"
     __table_args__ = (
         Index("ix_attribute_attribute_num_value", "attribute", "num_value"),
-        Index("ix_attribute_attribute_min_lon", "attribute", "min_lon"),
+        Index(
+            "ix_attribute_attribute_box", "attribute", "min_lon", "max_lon", "min_lat", "max_lat"
+        ),
         Index(
             "ix_attribute_attribute_text_value",
             "attribute",

@@ -81,6 +81,7 @@ from typing import Any, Final
 from sqlalchemy import (
     ColumnElement,
     Engine,
+    Select,
     Text,
     and_,
     cast,
@@ -130,9 +131,10 @@ from citysmart.hub.ngsi_ld.qlang import Kind as Lit
 from citysmart.hub.ngsi_ld.render import render_entity
 
 CHUNK: Final = 500  # ids per IN (...) and per Python check
+DRIVER_CAP: Final = 2000  # a conjunct matching fewer entities drives a SQLite query
 SHORT_TEXT: Final = 256  # text values indexed by ix_attribute_attribute_text_value
 _SCAN_MIN: Final = 200
-_SCAN_MAX: Final = 2000
+_SCAN_MAX: Final = 5000
 _STRINGS: Final = ("s", "d")  # value types whose value is text_value as a string
 _RELATIONSHIP: Final = Kind.RELATIONSHIP.value
 _GEO: Final = Kind.GEO_PROPERTY.value
@@ -843,6 +845,7 @@ class Compiler:
     dialect: Dialect
     json_names: frozenset[str] = frozenset()
     postgis: bool = False
+    driver: object | None = None  # the conjunct compiled as "id IN (...)", see drivers()
 
     @property
     def values(self) -> _Values:
@@ -878,27 +881,32 @@ class Compiler:
         if path.subpath:
             return self.metadata(name, path.subpath[0], term)
         if isinstance(term, Existence):
-            return Bounds.exactly(self.rows(name, true()))
-        test = _test(self.values, term.op, term.value, true())
-        return self.value_rows(name, test)
+            return Bounds.exactly(self.rows(name, true(), None if term.negated else term))
+        return self.value_rows(name, self.value_test(term), term)
 
-    def rows(self, name: str, condition: Condition) -> Condition:
-        """Return: the entity has an instance of this attribute meeting a condition."""
+    def value_test(self, term: Comparison) -> RowTest:
+        """Compile a comparison on an attribute's value (negations skip JSON rows)."""
+        return _test(self.values, term.op, term.value, Attribute.value_type != "j")
+
+    def rows(self, name: str, condition: Condition, key: object = None) -> Condition:
+        """Return: the entity has an instance of this attribute meeting a condition.
+
+        The driving term (``key`` equal to ``self.driver``) becomes ``id IN (...)``.
+        """
         a = Attribute.__table__.c
+        if key is not None and key == self.driver:
+            return Entity.id.in_(select(a.entity_id).where(a.attribute == name, condition))
         return exists().where(a.entity_id == Entity.id, a.attribute == name, condition)
 
-    def value_rows(self, name: str, test: RowTest) -> Bounds:
-        """Return the bounds of a value test on an attribute's instances."""
-        a = Attribute.__table__.c
-        sure = and_(test.sure, a.value_type != "j")
+    def value_rows(self, name: str, test: RowTest, key: object = None) -> Bounds:
+        """Return the bounds of a value test (which never holds surely on JSON rows)."""
         unsure = test.unsure
         if name in self.json_names:
-            is_json = a.value_type == "j"
+            is_json = Attribute.value_type == "j"
             unsure = is_json if unsure is None else or_(unsure, is_json)
-        low = self.rows(name, sure)
         if unsure is None:
-            return Bounds.exactly(low)
-        return Bounds(low, self.rows(name, or_(sure, unsure)))
+            return Bounds.exactly(self.rows(name, test.sure, key))
+        return Bounds(self.rows(name, test.sure), self.rows(name, or_(test.sure, unsure)))
 
     def metadata(self, name: str, member: str, term: Comparison | Existence) -> Bounds:
         """Compile ``attr.observedAt`` (createdAt, modifiedAt) terms; other members: Python."""
@@ -949,7 +957,7 @@ class Compiler:
         if spec.attrs:
             names = sorted({stored_name(a) for a in spec.attrs})
             a = Attribute.__table__.c
-            parts.append(Bounds.exactly(self.rows_any(a.attribute.in_(names))))
+            parts.append(Bounds.exactly(self.rows_any(a.attribute.in_(names), spec.attrs)))
         if spec.q is not None:
             parts.append(self.q(spec.q))
         if spec.geo is not None:
@@ -963,10 +971,11 @@ class Compiler:
             parts.append(Bounds.exactly(not_(hidden)))
         return _both(parts) if parts else Bounds.exactly(true())
 
-    @staticmethod
-    def rows_any(condition: Condition) -> Condition:
+    def rows_any(self, condition: Condition, key: object = None) -> Condition:
         """Return: the entity has some attribute instance meeting a condition."""
         a = Attribute.__table__.c
+        if key is not None and key == self.driver:
+            return Entity.id.in_(select(a.entity_id).where(condition))
         return exists().where(a.entity_id == Entity.id, condition)
 
     def selector(self, selector: Selector) -> Bounds:
@@ -986,33 +995,93 @@ class Compiler:
     def types(self, expr: TypeExpr) -> Condition:
         """Compile a type expression through ``entity_type``."""
         t = EntityType.__table__.c
-        if isinstance(expr, TypeName):
-            return exists().where(t.entity_id == Entity.id, t.type == expr.name)
-        if isinstance(expr, TypeAny) and all(isinstance(x, TypeName) for x in expr.terms):
-            names = sorted({x.name for x in expr.terms if isinstance(x, TypeName)})
+        names = _type_names(expr)
+        if names and expr == self.driver:
+            return Entity.id.in_(select(t.entity_id).where(t.type.in_(names)))
+        if names:
             return exists().where(t.entity_id == Entity.id, t.type.in_(names))
+        assert not isinstance(expr, TypeName)
         parts = [self.types(x) for x in expr.terms]
         return and_(*parts) if isinstance(expr, TypeAll) else or_(*parts)
+
+    def drivers(self, spec: QuerySpec) -> list[tuple[object, Select[tuple[str]]]]:
+        """Return the top-level conjuncts that could drive the query, with the ids they select."""
+        out: list[tuple[object, Select[tuple[str]]]] = []
+        types = spec.selectors[0].types if len(spec.selectors) == 1 else None
+        names = _type_names(types) if types is not None else []
+        if names and not spec.selectors[0].ids:
+            t = EntityType.__table__.c
+            out.append((types, select(t.entity_id).where(t.type.in_(names))))
+        a = Attribute.__table__.c
+        if spec.attrs:
+            stored = sorted({stored_name(n) for n in spec.attrs})
+            out.append((spec.attrs, select(a.entity_id).where(a.attribute.in_(stored))))
+        for term in _conjuncts(spec.q):
+            condition = self.driving_condition(term)
+            if condition is not None:
+                name = stored_name(term.path.attr)
+                out.append((term, select(a.entity_id).where(a.attribute == name, condition)))
+        if spec.geo is not None and bounding_box(spec.geo) is not None:
+            name = stored_name(spec.geo.geoproperty)
+            box = _box_condition(spec.geo)
+            out.append((spec.geo, select(a.entity_id).where(a.attribute == name, box)))
+        return out
+
+    def driving_condition(self, term: Comparison | Existence) -> Condition | None:
+        """Return the row condition of a plain, exact, positive term, or None."""
+        path = term.path
+        if path.subpath or path.keys or path.attr in _NO_ENTITY_MEMBER:
+            return None
+        short = path.attr.removeprefix(CORE)
+        name = stored_name(path.attr)
+        if short in METADATA_MEMBERS or expanded_name(name) not in (path.attr, short):
+            return None
+        if isinstance(term, Existence):
+            return None if term.negated else true()
+        if term.op in (Op.NE, Op.MATCH, Op.NO_MATCH) or name in self.json_names:
+            return None
+        test = self.value_test(term)
+        return test.sure if test.unsure is None else None
 
     def geo(self, query: GeoQuery) -> Bounds:
         """Pre-filter by bounding box (exact with PostGIS); Python decides otherwise."""
         name = stored_name(query.geoproperty)
-        a = Attribute.__table__.c
-        condition: Condition = a.kind == _GEO
-        box = bounding_box(query)
-        if box is not None:
-            min_lon, min_lat, max_lon, max_lat = box
-            condition = and_(
-                condition,
-                a.min_lon <= max_lon,
-                a.max_lon >= min_lon,
-                a.min_lat <= max_lat,
-                a.max_lat >= min_lat,
-            )
-        prefilter = self.rows(name, condition)
+        prefilter = self.rows(name, _box_condition(query), query)
         if self.postgis:
             return Bounds.exactly(and_(prefilter, _postgis_condition(query, name)))
         return Bounds(false(), prefilter)
+
+
+def _box_condition(query: GeoQuery) -> Condition:
+    """Return: a GeoProperty instance whose bounding box meets the query's box."""
+    a = Attribute.__table__.c
+    box = bounding_box(query)
+    if box is None:
+        return a.kind == _GEO
+    min_lon, min_lat, max_lon, max_lat = box
+    return and_(  # only GeoProperties have a box: the index on it answers alone
+        a.min_lon <= max_lon,
+        a.max_lon >= min_lon,
+        a.min_lat <= max_lat,
+        a.max_lat >= min_lat,
+    )
+
+
+def _type_names(expr: TypeExpr) -> list[str]:
+    """Return the names of a type or of an OR of types, else nothing."""
+    if isinstance(expr, TypeName):
+        return [expr.name]
+    if isinstance(expr, TypeAny) and all(isinstance(x, TypeName) for x in expr.terms):
+        return sorted({x.name for x in expr.terms if isinstance(x, TypeName)})
+    return []
+
+
+def _conjuncts(expr: QExpr | None) -> list[Comparison | Existence]:
+    """Return the terms a q expression ANDs at its top."""
+    if expr is None or isinstance(expr, Or):
+        return []
+    terms = expr.terms if isinstance(expr, And) else (expr,)
+    return [t for t in terms if isinstance(t, Comparison | Existence)]
 
 
 def _postgis_condition(query: GeoQuery, name: str) -> Condition:
@@ -1161,9 +1230,13 @@ def json_names(session: Session, names: Iterable[str]) -> frozenset[str]:
         return frozenset()
     a = Attribute.__table__.c
     is_json = a.value_type == literal_column("'j'")  # a literal, to match the partial index
-    probes = [exists().where(a.attribute == n, is_json) for n in wanted]
+    # min() plans as an ordered index scan; EXISTS may seq-scan for a row that is not there
+    probes = [
+        select(func.min(a.attribute)).where(a.attribute == n, is_json).scalar_subquery()
+        for n in wanted
+    ]
     row = session.execute(select(*probes)).one()
-    return frozenset(n for n, found in zip(wanted, row, strict=True) if found)
+    return frozenset(n for n in row if n is not None)
 
 
 def compiler_for(session: Session, spec: QuerySpec) -> Compiler:
@@ -1180,10 +1253,33 @@ def run_query(
     session: Session, spec: QuerySpec, page: Page, private: frozenset[str] = frozenset()
 ) -> QueryResult:
     """Return one page of the ids matching a spec, in id order, and the count if asked."""
-    bounds = compiler_for(session, spec).spec(spec, private)
+    compiler = compiler_for(session, spec)
+    if not compiler.dialect.postgresql:
+        compiler = with_driver(session, compiler, spec)
+    bounds = compiler.spec(spec, private)
     if bounds.exact:
         return _exact(session, bounds.low, page)
     return _checked(session, spec, bounds, page)
+
+
+def with_driver(session: Session, compiler: Compiler, spec: QuerySpec) -> Compiler:
+    """Pick the conjunct selecting fewest entities (under DRIVER_CAP) to drive the query.
+
+    SQLite runs a correlated EXISTS once per entity in id order: fast when matches are
+    dense, a full scan when they are rare. A conjunct with few matches is compiled as
+    ``id IN (...)`` instead, which SQLite reads through an index first. Sizes are counted
+    in the indexes, capped, in one query. PostgreSQL's planner makes this choice itself.
+    """
+    candidates = compiler.drivers(spec)
+    if not candidates or any(s.ids for s in spec.selectors):
+        return compiler
+    counts = [
+        select(func.count()).select_from(ids.limit(DRIVER_CAP).subquery()).scalar_subquery()
+        for _, ids in candidates
+    ]
+    sizes = session.execute(select(*counts)).one()
+    size, index = min((int(n), i) for i, n in enumerate(sizes))
+    return replace(compiler, driver=candidates[index][0]) if size < DRIVER_CAP else compiler
 
 
 def _exact(session: Session, where: Condition, page: Page) -> QueryResult:
@@ -1243,6 +1339,7 @@ def _scan(session: Session, bounds: Bounds, need: int, checker: _Checker) -> lis
     after: str | None = None
     size = min(max(2 * need, _SCAN_MIN), _SCAN_MAX)
     while len(accepted) < need:
+        size = min(size * 2, _SCAN_MAX) if after is not None else size
         stmt = select(Entity.id, bounds.low.label("sure")).where(bounds.high)
         if after is not None:
             stmt = stmt.where(Entity.id > after)
@@ -1361,4 +1458,5 @@ __all__ = [
     "spec_from_params",
     "types_match",
     "value_names",
+    "with_driver",
 ]
