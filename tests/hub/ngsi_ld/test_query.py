@@ -19,8 +19,10 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, event, select, text
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session, sessionmaker
 
+import citysmart.hub.ngsi_ld.query as query_module
 from citysmart.core.db import make_engine
 from citysmart.hub.models import Entity
 from citysmart.hub.ngsi_ld.codec import stored_type
@@ -32,6 +34,8 @@ from citysmart.hub.ngsi_ld.http import expand_attribute
 from citysmart.hub.ngsi_ld.model import NgsiLdError, parse_entity
 from citysmart.hub.ngsi_ld.qlang import QSyntaxError, evaluate, map_attribute_names, parse_q
 from citysmart.hub.ngsi_ld.query import (
+    Compiler,
+    Dialect,
     Page,
     QuerySpec,
     Selector,
@@ -333,15 +337,13 @@ def test_sure_rows_skip_python(
 ) -> None:
     """Canonical date-times decide in SQL; only the others are loaded and evaluated."""
     checked: list[str] = []
-    import citysmart.hub.ngsi_ld.query as query
-
-    real = query.accepts
+    real = query_module.accepts
 
     def spy(spec: QuerySpec, entity: Any) -> bool:
         checked.append(entity.id)
         return real(spec, entity)
 
-    monkeypatch.setattr(query, "accepts", spy)
+    monkeypatch.setattr(query_module, "accepts", spy)
     spec = q_spec("observed>=2026-01-01T10:00:00Z")
     with sessions() as session:
         result = run_query(session, spec, Page(limit=1000, count=True))
@@ -708,3 +710,14 @@ def test_json_probe_uses_the_partial_index(sessions: sessionmaker[Session]) -> N
             sql = "EXPLAIN SELECT 1 FROM attribute WHERE attribute = 'status' AND value_type = 'j'"
             plan = " ".join(r[0] for r in session.execute(text(sql)))
             assert "ix_attribute_attribute_json" in plan
+
+
+def test_the_postgis_path_compiles() -> None:
+    """PostGIS is not installed here: only check the SQL it would run (not executed)."""
+    spec = spec_from_params({**NEAR, "type": "Sensor"}, CTX, expand)
+    bounds = Compiler(Dialect(postgresql=True), postgis=True).spec(spec)
+    assert bounds.exact
+    sql = str(select(Entity.id).where(bounds.low).compile(dialect=postgresql.dialect()))
+    assert "ST_DWithin(g.geom::geography" in sql
+    assert "ST_GeomFromGeoJSON(pa.text_value)" in sql
+    assert "attribute.min_lon <=" in sql  # the box still narrows first

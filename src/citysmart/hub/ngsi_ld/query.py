@@ -6,7 +6,7 @@ or from a ``POST /entityOperations/query`` body (:func:`spec_from_body`).
 :func:`load_fragments` loads entities in two queries (entity rows with their types, then
 attributes).
 
-How a query runs. :func:`compile_spec` turns a spec into two conditions on ``entity``:
+How a query runs. :meth:`Compiler.spec` turns a spec into two conditions on ``entity``:
 ``low`` (the entity surely matches) and ``high`` (it may match), with
 ``low`` ⊆ matches ⊆ ``high``. When both are one expression the query is *exact*: SQL
 pages (``ORDER BY id LIMIT OFFSET``) and counts. Otherwise SQL yields the ``high``
@@ -16,6 +16,12 @@ loaded and checked in Python with the reference semantics (:func:`accepts`:
 that check, so pages and counts stay right. The count is ``count(low)`` in SQL plus the
 unsure candidates Python accepts.
 
+Plans. Each term is a correlated ``EXISTS``: PostgreSQL turns those into semi-joins and
+chooses the order itself. SQLite runs them once per entity in id order, which is fast
+when matches are dense and a full scan when they are rare, so on SQLite
+:func:`with_driver` counts (capped, in the indexes) what each top-level conjunct selects
+and compiles the smallest, if small, as ``id IN (...)``, which SQLite reads first.
+
 What compiles to SQL, each ``q`` term an ``EXISTS`` on ``attribute`` (any instance, any
 datasetId, matches):
 
@@ -24,7 +30,7 @@ datasetId, matches):
   ``d``), a date-time or date (``text_value``, see below); ranges ``a..b``, lists
   ``==a,b,c``, ``!=`` (the attribute exists and no value equals), ``~=`` and ``!~=``;
   relationships take only ``==`` and ``!=``, as in ``qlang``;
-- existence ``attr`` (and ``!attr`` where ``qlang`` parses it);
+- existence ``attr`` and non-existence ``!attr``;
 - ``attr.observedAt``, ``attr.createdAt``, ``attr.modifiedAt`` compared with date-times
   (columns ``observed_at``, ``created_at``, ``modified_at``, falling back as the renderer
   does), and the entity's own ``createdAt`` and ``modifiedAt``;
@@ -40,9 +46,9 @@ Where SQL cannot decide, a term is *unsure* and Python decides on the rows SQL n
   unsure, so queries over plain readings stay exact;
 - date-times are compared as text only when stored in the canonical form
   ``YYYY-MM-DDTHH:MM:SSZ`` and valid (SQLite: a ``strftime(..., '+0 days')`` round trip,
-  which normalizes February 30 away; PostgreSQL: a
-  regular expression of valid months and days, February 29 left unsure); other date-time
-  shapes (offsets, fractions) are unsure. Dates likewise; times are always unsure;
+  which normalizes February 30 away; PostgreSQL: a regular expression of valid months
+  and days, February 29 left unsure); other date-time shapes (offsets, fractions) are
+  unsure. Dates likewise; times are always unsure;
 - sub-property paths (``a.b``), ``[...]`` member paths, metadata other than the three
   times, string comparisons with ``createdAt``-style metadata;
 - ``~=`` on PostgreSQL when the pattern is outside the subset whose meaning is the same in
@@ -56,7 +62,7 @@ Where SQL cannot decide, a term is *unsure* and Python decides on the rows SQL n
   ``near;minDistance``), then ``geo.matches`` in Python. Only GeoProperty instances count.
   When PostGIS is installed (``pg_extension``, checked once per engine, and its functions
   on the search path) the predicate is ``geo.to_postgis_sql`` in SQL instead. That path
-  is optional and not exercised by the tests (no PostGIS here);
+  is optional; without PostGIS here, the tests only compile its SQL;
 - ``scopeQ`` (``,`` or, ``;`` and, ``+`` one level, ``#`` any levels below): entities
   with a scope are pre-filtered in SQL, the expression is tested in Python.
 
