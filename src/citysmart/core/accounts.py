@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from citysmart.core import audit, roles
@@ -13,6 +13,10 @@ from citysmart.core.models import ApiToken, User
 from citysmart.core.security import digest_secret, hash_password, new_secret, verify_password
 from citysmart.core.time import utcnow
 
+# How stale a token's last_used_at may get: recording every use would write a row per
+# request (and lock it), for a figure operators read in days.
+LAST_USED_EVERY = dt.timedelta(minutes=1)
+_TOUCH = "citysmart.token_use"
 _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{1,63}$")
 
 
@@ -137,5 +141,26 @@ def user_for_token(session: Session, secret: str) -> User | None:
     user = session.get(User, token.user_id)
     if user is None or not user.is_active:
         return None
-    token.last_used_at = now
+    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_EVERY:
+        session.info[_TOUCH] = (token.id, now)
     return user
+
+
+def record_token_use(session: Session) -> None:
+    """Write a token's last use noted by :func:`user_for_token`, in a transaction of its own.
+
+    Call it once the request's own transaction has ended: inside it, the token's row lock
+    would be held until the request ends, and every request of a client using that token
+    would wait for the one before.
+    """
+    pending = session.info.pop(_TOUCH, None)
+    if pending is None:
+        return
+    token_id, now = pending
+    session.execute(
+        update(ApiToken)
+        .where(ApiToken.id == token_id)
+        .where(ApiToken.last_used_at.is_(None) | (ApiToken.last_used_at < now))
+        .values(last_used_at=now)
+    )
+    session.commit()

@@ -11,7 +11,7 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
 
 from citysmart.core import roles
-from citysmart.core.accounts import user_for_token
+from citysmart.core.accounts import record_token_use, user_for_token
 from citysmart.core.errors import Problem
 from citysmart.core.models import User
 
@@ -35,6 +35,7 @@ def get_db(request: Request) -> Iterator[Session]:
     with factory() as session:
         yield session
         session.commit()
+        record_token_use(session)
 
 
 SessionDep = Annotated[Session, Depends(get_db)]

@@ -141,6 +141,15 @@ def ensure_month_partition(conn: Connection, year: int, month: int) -> None:
     start = dt.datetime(year, month, 1, tzinfo=dt.UTC)
     end = dt.datetime(year + month // 12, month % 12 + 1, 1, tzinfo=dt.UTC)
     name = partition_name(year, month)
+    # Usually it exists (the migration makes the months around today): ask on the caller's
+    # connection, as asking on another would take a second pooled connection per request,
+    # and a burst of requests each holding one and waiting for another drains the pool.
+    began = not conn.in_transaction()
+    exists = conn.execute(text("SELECT to_regclass(:n) IS NOT NULL"), {"n": name}).scalar()
+    if began:
+        conn.rollback()  # end the transaction the check began: the caller begins its own
+    if exists:
+        return
     # A separate, short transaction: partition DDL locks the parent, so it must not wait
     # behind (or hold up) the ingest transaction. The advisory lock serialises hub workers.
     with conn.engine.connect() as ddl:

@@ -105,20 +105,27 @@ def tenant_of(request: Request) -> str:
     return request.headers.get(TENANT_HEADER, "").strip()
 
 
-def _session(request: Request, create: bool) -> Iterator[Session]:
-    factory = ngsi_state(request).tenants.sessions(tenant_of(request), create=create)
+def _session(request: Request, default: Session, create: bool) -> Iterator[Session]:
+    tenant = tenant_of(request)
+    if not tenant:
+        # The request's own session, which sign-in checks use too: one pooled connection
+        # per request, so a burst of writes cannot take every connection and then wait
+        # for a second one (a pool deadlock).
+        yield default
+        return
+    factory = ngsi_state(request).tenants.sessions(tenant, create=create)
     with factory() as session:
         yield session
 
 
-def read_session(request: Request) -> Iterator[Session]:
+def read_session(request: Request, db: SessionDep) -> Iterator[Session]:
     """Yield a session on the request's tenant, which must exist."""
-    yield from _session(request, create=False)
+    yield from _session(request, db, create=False)
 
 
-def write_session(request: Request) -> Iterator[Session]:
+def write_session(request: Request, db: SessionDep) -> Iterator[Session]:
     """Yield a session on the request's tenant, creating the tenant on first use."""
-    yield from _session(request, create=True)
+    yield from _session(request, db, create=True)
 
 
 ReadDb = Annotated[Session, Depends(read_session)]
