@@ -210,7 +210,8 @@ def test_list_pages_and_counts(client: TestClient, op: dict[str, str]) -> None:
     assert [s["id"] for s in first.json()] == [f"{SUB}0", f"{SUB}1"]
     assert first.headers["ngsild-results-count"] == "5"
     nexts = [v for v in first.headers.get_list("link") if 'rel="next"' in v]
-    assert nexts and "offset=2" in nexts[0]
+    assert nexts
+    assert "offset=2" in nexts[0]
     last = client.get(f"{BASE}/subscriptions?limit=2&offset=4", headers=op)
     assert [s["id"] for s in last.json()] == [f"{SUB}4"]
     assert not [v for v in last.headers.get_list("link") if 'rel="next"' in v]
