@@ -1260,12 +1260,25 @@ def run_query(
 ) -> QueryResult:
     """Return one page of the ids matching a spec, in id order, and the count if asked."""
     compiler = compiler_for(session, spec)
-    if not compiler.dialect.postgresql:
+    if compiler.dialect.postgresql:
+        custom_plans(session)
+    else:
         compiler = with_driver(session, compiler, spec)
     bounds = compiler.spec(spec, private)
     if bounds.exact:
         return _exact(session, bounds.low, page)
     return _checked(session, spec, bounds, page)
+
+
+def custom_plans(session: Session) -> None:
+    """Plan this transaction's statements with their values (PostgreSQL 12 or later).
+
+    psycopg prepares a statement run five times on a connection, and PostgreSQL then
+    switches to a generic plan, blind to the values that decide whether a term is rare
+    (``text_value = 'on'`` or ``= 'Station 4242'``): at 100k entities such a plan took
+    0.8 s where the custom one takes 3 ms.
+    """
+    session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
 
 
 def with_driver(session: Session, compiler: Compiler, spec: QuerySpec) -> Compiler:
@@ -1450,6 +1463,7 @@ __all__ = [
     "TypeName",
     "accepts",
     "compiler_for",
+    "custom_plans",
     "entity_head",
     "fragment_of",
     "has_postgis",
