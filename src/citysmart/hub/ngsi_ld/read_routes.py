@@ -24,16 +24,13 @@ Decisions where the specification leaves room:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, Final
 
 from fastapi import APIRouter, Request
-from sqlalchemy import Select, select
 from starlette.responses import JSONResponse
 
-from citysmart.hub.models import Entity, EntityType
-from citysmart.hub.ngsi_ld.codec import stored_name, stored_type
-from citysmart.hub.ngsi_ld.context import ActiveContext
+from citysmart.hub.ngsi_ld.codec import stored_name
 from citysmart.hub.ngsi_ld.http import (
     BodyDep,
     Output,
@@ -50,12 +47,10 @@ from citysmart.hub.ngsi_ld.http import (
     respond,
     split,
 )
-from citysmart.hub.ngsi_ld.model import EntityFragment, bad_request
+from citysmart.hub.ngsi_ld.model import bad_request
 from citysmart.hub.ngsi_ld.query import (
     Page,
     QuerySpec,
-    Selector,
-    accepts,
     entity_head,
     fragment_of,
     load_fragments,
@@ -149,52 +144,6 @@ def _links(request: Request, page: Page, more: bool) -> list[str]:
         prev = request.url.include_query_params(offset=back, limit=page.limit)
         links.append(f'<{prev.path}?{prev.query}>; rel="prev"')
     return links
-
-
-# --- for temporal_routes, which still narrows and filters the old way -----------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Filters:
-    """The filters of a query other than type and id, checked in Python (see query.py)."""
-
-    spec: QuerySpec
-
-    @property
-    def any(self) -> bool:
-        """Tell whether there is any filter."""
-        s = self.spec
-        return bool(s.selectors or s.attrs or s.q or s.geo or s.scope)
-
-    @property
-    def attrs(self) -> set[str] | None:
-        """Return the expanded attribute names asked for, if any."""
-        return set(self.spec.attrs) if self.spec.attrs else None
-
-    def accept(self, fragment: EntityFragment) -> bool:
-        """Tell whether an entity passes the filters."""
-        return accepts(self.spec, fragment)
-
-
-def _filters(request: Request, ctx: ActiveContext) -> _Filters:
-    """Read idPattern, attrs, q, a geo-query and scopeQ (not type and id)."""
-    spec = spec_from_params(request.query_params, ctx, lambda t: expand_attribute(ctx, t))
-    pattern = spec.selectors[0].id_pattern if spec.selectors else None
-    selectors = (Selector(id_pattern=pattern),) if pattern is not None else ()
-    return _Filters(replace(spec, selectors=selectors))
-
-
-def _narrowed(types: list[str], ids: list[str], ctx: ActiveContext) -> Select[Any]:
-    """Select the entities of any of these types and ids."""
-    stmt: Select[Any] = select(Entity)
-    if types:
-        stored = [stored_type(ctx.expand_type(t)) for t in types]
-        stmt = stmt.where(
-            Entity.id.in_(select(EntityType.entity_id).where(EntityType.type.in_(stored)))
-        )
-    if ids:
-        stmt = stmt.where(Entity.id.in_(ids))
-    return stmt
 
 
 __all__ = ["router"]
