@@ -22,6 +22,7 @@ class ReadingsStored:
     origin: str = ""  # empty when stored by this process; else the storing process's id
     tenant: str = ""  # the NGSI-LD tenant; empty for the hub's own database
     trigger: str = ""  # an NGSI-LD trigger (entityCreated, ...); empty for device readings
+    stored_at: dt.datetime | None = None  # when it was announced, if the publisher says
 
 
 Handler = Callable[[ReadingsStored], None]

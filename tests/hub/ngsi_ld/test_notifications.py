@@ -30,7 +30,7 @@ from citysmart.hub.ngsi_ld.codec import expanded_name, expanded_type
 from citysmart.hub.ngsi_ld.context import core_context
 from citysmart.hub.ngsi_ld.entity_store import insert_entity
 from citysmart.hub.ngsi_ld.model import AttributeInstance, EntityFragment, Kind
-from citysmart.hub.ngsi_ld.notifier import Notifier, backoff, coalesce
+from citysmart.hub.ngsi_ld.notifier import Notifier, backoff, changed_before, coalesce
 from citysmart.hub.ngsi_ld.subscription_store import new_row
 from citysmart.hub.ngsi_ld.subscriptions import parse_subscription
 from citysmart.hub.ngsi_ld.tables import NotificationRow
@@ -210,6 +210,30 @@ def test_events_of_one_entity_merge() -> None:
     ]
     assert grouped[""][0].attributes == {expanded_name("pm10"), expanded_name("no2")}
     assert grouped["t1"][0].attributes == frozenset()  # no names: every attribute
+
+
+def test_a_change_stored_before_a_subscription_is_not_its_business() -> None:
+    """The matcher may run late: it must not notify a new subscription of older changes."""
+    made = utcnow()
+    sub = parse_subscription(
+        {
+            "type": "Subscription",
+            "entities": [{"type": "AirQualityObserved"}],
+            "notification": {"endpoint": {"uri": "http://127.0.0.1:9/notify"}},
+        },
+        expand_term=lambda t: t,
+        expand_type=lambda t: t,
+        now=made,
+    )
+    early, late = made - dt.timedelta(seconds=1), made + dt.timedelta(seconds=1)
+    events = [
+        ReadingsStored("urn:a", frozenset({"pm10"}), early, 1, stored_at=early),
+        ReadingsStored("urn:b", frozenset({"pm10"}), early, 1, stored_at=early),
+        ReadingsStored("urn:b", frozenset({"pm25"}), late, 1, stored_at=late),
+    ]
+    changes = {c.entity_id: c for c in coalesce(events)[""]}
+    assert changed_before(changes["urn:a"], sub)
+    assert not changed_before(changes["urn:b"], sub)  # its newest event came after
 
 
 # --- end to end -------------------------------------------------------------------------------

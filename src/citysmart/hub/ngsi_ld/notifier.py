@@ -78,7 +78,7 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import unquote, urlsplit
@@ -155,6 +155,7 @@ class _Change:
     entity_id: str
     trigger: Trigger
     attributes: frozenset[str]  # expanded; empty: every attribute
+    stored_at: dt.datetime | None = None  # the newest of its events' announcement times
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,15 +190,28 @@ def coalesce(events: Iterable[ReadingsStored]) -> dict[str, list[_Change]]:
         key = (event.tenant, event.entity_id, trigger)
         found = merged.get(key)
         if found is None:
-            merged[key] = _Change(event.tenant, event.entity_id, trigger, names)
+            merged[key] = found = _Change(event.tenant, event.entity_id, trigger, names)
         elif found.attributes and names:
             found.attributes |= names
         else:
             found.attributes = frozenset()
+        if event.stored_at is not None and (
+            found.stored_at is None or event.stored_at > found.stored_at
+        ):
+            found.stored_at = event.stored_at
     grouped: dict[str, list[_Change]] = {}
     for change in merged.values():
         grouped.setdefault(change.tenant, []).append(change)
     return grouped
+
+
+def changed_before(change: _Change, sub: Subscription) -> bool:
+    """Tell whether a change was stored before a subscription was made (not its business)."""
+    return (
+        change.stored_at is not None
+        and sub.created_at is not None
+        and (change.stored_at < sub.created_at)
+    )
 
 
 def backoff(attempts: int, base_s: float, max_s: float) -> float:
@@ -346,6 +360,8 @@ class Notifier:
         """Queue an event this process stored; never block or raise."""
         if event.origin:
             return  # stored by another process, which matches it
+        if event.stored_at is None:
+            event = replace(event, stored_at=utcnow())
         try:
             self._queue.put_nowait(event)
         except queue.Full:
@@ -450,6 +466,8 @@ class Notifier:
             if event is None or fragment is None:
                 continue
             for stored in subs:
+                if changed_before(change, stored.sub):
+                    continue  # queued before the subscription existed
                 if matches(stored.sub, event, now, last[stored.sub.id]):
                     picked.setdefault(stored.sub.id, (stored, {}))[1][change.entity_id] = fragment
         return [(stored, list(found.values())) for stored, found in picked.values()]
