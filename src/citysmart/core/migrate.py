@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -24,6 +25,15 @@ def alembic_config(url: str) -> Config:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the database schema up to a revision (the newest by default)."""
+    _run(engine, command.upgrade, revision)
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Take the database schema back to an earlier revision (see each migration's limits)."""
+    _run(engine, command.downgrade, revision)
+
+
+def _run(engine: Engine, step: Callable[[Config, str], None], revision: str) -> None:
     config = alembic_config(engine.url.render_as_string(hide_password=False))
     with _UPGRADE_LOCK, engine.connect() as conn:
         sqlite = conn.dialect.name == "sqlite"
@@ -34,7 +44,7 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
             conn.commit()
         with conn.begin():
             config.attributes["connection"] = conn
-            command.upgrade(config, revision)
+            step(config, revision)
             if sqlite and conn.exec_driver_sql("PRAGMA foreign_key_check").first():
                 raise RuntimeError("migration left rows that break a foreign key")
         if sqlite:

@@ -132,9 +132,13 @@ def _attributes() -> None:
 
 def _copy_registry_attributes() -> None:
     conn = op.get_bind()
-    entities = conn.execute(
-        sa.text("SELECT id, name, properties, location, created_at, modified_at FROM entity")
-    ).all()
+    entity = sa.table(
+        "entity",
+        *(sa.column(n) for n in ("id", "name", "properties", "location")),
+        sa.column("created_at", UTCDateTime),  # decoded (SQLite keeps epoch microseconds)
+        sa.column("modified_at", UTCDateTime),
+    )
+    entities = conn.execute(sa.select(entity)).all()
     table = sa.table(
         "attribute",
         *(sa.column(n) for n in ("entity_id", "attribute", "kind", "num_value", "text_value")),
@@ -231,4 +235,84 @@ def _subscriptions() -> None:
 
 
 def downgrade() -> None:
-    raise NotImplementedError("0002 is not reversible: restore a backup taken before upgrading")
+    """Back to 0001, keeping what that schema can hold.
+
+    Kept: entities (their first type, name, location, properties) and every device reading
+    (default dataset, a number, text or boolean, a name of at most 64 characters), in
+    ``observation`` and, the newest per attribute, in ``latest_value``; the history NGSI-LD
+    writes added to ``observation`` (rows with ``meta``) is dropped. Dropped, as 0001 has
+    no place for them: subscriptions and their outbox, further entity types and scopes,
+    NGSI-LD attribute kinds other than plain values, sub-attributes, datasetIds and JSON
+    values. Take a backup first if those matter.
+    """
+    postgresql = op.get_bind().dialect.name == "postgresql"
+    op.drop_table("notification")
+    op.drop_table("subscription")
+    _downgrade_attributes()
+    _downgrade_observations(postgresql)
+    op.drop_table("entity_type")
+    with op.batch_alter_table("entity") as batch:
+        batch.drop_column("scope")
+        batch.alter_column("type", type_=sa.String(128), existing_nullable=False)
+
+
+_V1_READING = "dataset_id = '' AND length(attribute) <= 64 AND value_type IN ('n', 's', 'b', 'd')"
+
+
+def _downgrade_attributes() -> None:
+    op.create_table(
+        "latest_value",
+        sa.Column("entity_id", sa.String(256), nullable=False),
+        sa.Column("attribute", sa.String(64), nullable=False),
+        sa.Column("observed_at", UTCDateTime, nullable=False),
+        sa.Column("num_value", sa.Double),
+        sa.Column("text_value", sa.Text),
+        sa.Column("value_type", sa.String(1), nullable=False),
+        sa.Column("unit", sa.String(16)),
+        sa.Column("device_id", sa.String(128)),
+        sa.PrimaryKeyConstraint("entity_id", "attribute", name="pk_latest_value"),
+        sa.ForeignKeyConstraint(
+            ["entity_id"],
+            ["entity.id"],
+            name="fk_latest_value_entity_id_entity",
+            ondelete="CASCADE",
+        ),
+    )
+    op.execute(
+        f"INSERT INTO latest_value ({_READING_COLUMNS}) SELECT {_READING_COLUMNS} "
+        f"FROM attribute WHERE observed_at IS NOT NULL AND {_V1_READING}"
+    )
+    op.drop_table("attribute")
+
+
+def _downgrade_observations(postgresql: bool) -> None:
+    if postgresql:
+        op.execute(f"DELETE FROM observation WHERE meta IS NOT NULL OR NOT ({_V1_READING})")
+        op.execute("ALTER TABLE observation DROP CONSTRAINT pk_observation")
+        op.execute(
+            "ALTER TABLE observation ADD CONSTRAINT pk_observation "
+            "PRIMARY KEY (entity_id, attribute, observed_at)"
+        )
+        op.execute("ALTER TABLE observation DROP COLUMN dataset_id")
+        op.execute("ALTER TABLE observation DROP COLUMN meta")
+        op.execute("ALTER TABLE observation ALTER COLUMN attribute TYPE varchar(64)")
+        return
+    op.create_table(
+        "observation_v1",
+        sa.Column("entity_id", sa.String(256), nullable=False),
+        sa.Column("attribute", sa.String(64), nullable=False),
+        sa.Column("observed_at", UTCDateTime, nullable=False),
+        sa.Column("num_value", sa.Double),
+        sa.Column("text_value", sa.Text),
+        sa.Column("value_type", sa.String(1), nullable=False),
+        sa.Column("unit", sa.String(16)),
+        sa.Column("device_id", sa.String(128)),
+        sa.PrimaryKeyConstraint("entity_id", "attribute", "observed_at", name="pk_observation"),
+        sqlite_with_rowid=False,
+    )
+    op.execute(
+        f"INSERT INTO observation_v1 ({_READING_COLUMNS}) SELECT {_READING_COLUMNS} "
+        f"FROM observation WHERE meta IS NULL AND {_V1_READING}"
+    )
+    op.drop_table("observation")
+    op.rename_table("observation_v1", "observation")
