@@ -33,7 +33,24 @@ def _runtime() -> HubRuntime:
     return runtime
 
 
-@click.group()
+class _CityGroup(click.Group):
+    """The top-level group: the hub's commands, then one group per service."""
+
+    def _service_commands(self) -> dict[str, click.Command]:
+        from citysmart.core.service import discover_services
+
+        return {m.name: m.commands for m in discover_services() if m.commands is not None}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self._service_commands()})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        # Services are imported only when their command is asked for or listed.
+        found = super().get_command(ctx, cmd_name)
+        return found if found is not None else self._service_commands().get(cmd_name)
+
+
+@click.group(cls=_CityGroup)
 @click.option("-v", "--verbose", is_flag=True, help="Log more.")
 def main(verbose: bool) -> None:
     """Sejong's city data hub and services."""

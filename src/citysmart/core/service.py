@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import click
 from fastapi import APIRouter
 
 logger = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ class ServiceManifest:
     pages: tuple[Page, ...] = ()
     roles: dict[str, set[str]] = field(default_factory=dict)
     description: str = ""
+    commands: click.Group | None = None  # mounted as ``citysmart <name> ...``
 
 
 def discover_services(enabled: set[str] | None = None) -> list[ServiceManifest]:
