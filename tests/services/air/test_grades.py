@@ -137,10 +137,11 @@ def test_interpolated_index_between_breakpoints() -> None:
 def test_above_the_scale_keeps_the_worst_grade_at_index_500(
     scheme: Scheme, pollutant: str, top: float
 ) -> None:
-    result = grade(top + 50, pollutant, scheme)
-    assert result.above_scale
-    assert result.index == 500
-    assert result.level == grade(top, pollutant, scheme).level
+    for above in (top + 50, 1e30):
+        result = grade(above, pollutant, scheme)
+        assert result.above_scale
+        assert result.index == 500
+        assert result.level == grade(top, pollutant, scheme).level
 
 
 @pytest.mark.parametrize("bad", [-0.1, -5, math.nan, math.inf, -math.inf])

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from decimal import ROUND_DOWN, Decimal
+from decimal import ROUND_DOWN, Context, Decimal
 from typing import Literal
 
 import numpy as np
@@ -144,7 +144,12 @@ def truncate(concentration: float, pollutant: Pollutant | str, scheme: Scheme = 
     value = _check(concentration)
     # Decimal on the shortest repr, so 35.4 stays 35.4 rather than 35.39999...
     step = Decimal(STEPS[(scheme, chosen)])
-    return float(Decimal(repr(value)).quantize(step, rounding=ROUND_DOWN))
+    # A wide context, so an absurd reading (1e30) still truncates instead of failing.
+    exact = Decimal(repr(value)).quantize(step, rounding=ROUND_DOWN, context=_WIDE)
+    return float(exact)
+
+
+_WIDE = Context(prec=400)
 
 
 def _round_half_up(value: float) -> int:
