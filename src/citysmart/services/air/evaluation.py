@@ -10,14 +10,16 @@ as that mode allows; its current hour never is.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 
 from citysmart.services.air.interpolation import (
     FloatArray,
+    Method,
     VariogramModel,
     fill_gap,
     fit_hour,
@@ -71,6 +73,39 @@ class Evaluation:
     gap_fill_paths: dict[str, int]
     settings: Settings = field(default_factory=Settings)
 
+    def to_dict(self) -> dict[str, object]:
+        """Return the figures as plain JSON-ready data (NaN as None)."""
+        gap: dict[str, object] = {m: _scores_dict(s) for m, s in self.gap_fill.items()}
+        if self.gap_fill:
+            gap["paths"] = dict(self.gap_fill_paths)
+            gap["rmse_ratio_to_idw"] = _number(
+                self.gap_fill["gap_fill"].rmse / self.gap_fill["idw"].rmse
+                if self.gap_fill["idw"].rmse > 0
+                else float("nan")
+            )
+        return {
+            "hours_evaluated": self.hours,
+            "spatial": {m: _scores_dict(s) for m, s in self.spatial.items()},
+            "served_share": dict(self.served_share),
+            "gap_fill": gap,
+            "settings": asdict(self.settings),
+        }
+
+
+def _number(value: float) -> float | None:
+    """Return a JSON-safe number (None for NaN)."""
+    return None if math.isnan(value) else round(value, 4)
+
+
+def _scores_dict(scores: Scores) -> dict[str, object]:
+    """Return one method's scores as plain data."""
+    return {
+        "rmse": _number(scores.rmse),
+        "mae": _number(scores.mae),
+        "r2": _number(scores.r2),
+        "count": scores.count,
+    }
+
 
 def sample_hours(total: int, count: int | None, seed: int) -> list[int]:
     """Return all hour indices, or ``count`` of them drawn without replacement (sorted)."""
@@ -101,7 +136,7 @@ def evaluate(
     table = np.asarray(values, dtype=np.float64)
     truth: list[float] = []
     spatial: dict[str, list[float]] = {m: [] for m in SPATIAL_METHODS}
-    served_count = {"idw": 0, "kriging": 0}
+    served_count: dict[Method, int] = {"idw": 0, "kriging": 0}
     gap_truth: list[float] = []
     gaps: dict[str, list[float]] = {m: [] for m in GAP_METHODS}
     paths: dict[str, int] = {"regression": 0, "change": 0, "spatial": 0}
@@ -112,13 +147,11 @@ def evaluate(
             if len(others) < MIN_OTHERS:
                 continue
             target = xy[held_out : held_out + 1]
-            predicted = _predict_spatial(xy[others], table, hour, others, target, settings)
+            predicted, served = _predict_spatial(xy[others], table, hour, others, target, settings)
             truth.append(float(table[hour, held_out]))
+            served_count[served] += 1
             for method, value in predicted.items():
-                if method == "served_method":
-                    served_count["kriging" if value else "idw"] += 1
-                else:
-                    spatial[method].append(value)
+                spatial[method].append(value)
             if gap_fill and hour > 0 and np.isfinite(table[hour - 1, held_out]):
                 start = max(0, hour - settings.gap_history_hours)
                 filled = fill_gap(
@@ -139,7 +172,7 @@ def evaluate(
     return Evaluation(
         hours=len(hours),
         spatial={m: score(p, truth) for m, p in spatial.items()},
-        served_share={m: c / served_total for m, c in served_count.items()},
+        served_share={str(m): c / served_total for m, c in served_count.items()},
         gap_fill={m: score(p, gap_truth) for m, p in gaps.items()} if gap_fill else {},
         gap_fill_paths=paths if gap_fill else {},
         settings=settings,
@@ -153,7 +186,7 @@ def _predict_spatial(
     others: npt.NDArray[np.intp],
     target: FloatArray,
     settings: Settings,
-) -> dict[str, float]:
+) -> tuple[dict[str, float], Method]:
     """Predict the held-out position from the other stations only (their columns alone)."""
     now = table[hour, others]
     history = None
@@ -167,11 +200,11 @@ def _predict_spatial(
         variogram_model=settings.variogram_model,
     )
     nearest = int(np.argmin(np.sum((xy_others - target) ** 2, axis=1)))
-    return {
+    predicted = {
         "nearest": float(now[nearest]),
         "idw": float(fitted.predict(target, "idw")[0]),
         "kriging": float(fitted.predict(target, "kriging")[0]),
         "served": float(fitted.predict(target, "served")[0]),
         "city_mean": float(np.mean(now)),
-        "served_method": float(fitted.served == "kriging"),
     }
+    return predicted, fitted.served
