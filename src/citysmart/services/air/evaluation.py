@@ -19,6 +19,7 @@ import numpy.typing as npt
 
 from citysmart.services.air.interpolation import (
     FloatArray,
+    GapFill,
     Method,
     VariogramModel,
     fill_gap,
@@ -117,6 +118,51 @@ def sample_hours(total: int, count: int | None, seed: int) -> list[int]:
     return sorted(int(h) for h in rng.choice(total, size=count, replace=False))
 
 
+@dataclass(frozen=True)
+class HeldOut:
+    """The predictions of one held-out station at one hour."""
+
+    spatial: dict[str, float]
+    served: Method
+    gap_fill: GapFill | None
+
+
+def predict_held_out(
+    xy: FloatArray,
+    table: FloatArray,
+    hour: int,
+    held_out: int,
+    settings: Settings | None = None,
+    *,
+    gap_fill: bool = True,
+) -> HeldOut | None:
+    """Predict station ``held_out`` at ``hour`` without its own data; None if too few others.
+
+    The spatial predictions read the other stations' columns only. The gap fill (when
+    asked and the station's previous hour is known) also reads the station's own hours
+    before ``hour``, never the hour itself.
+    """
+    settings = settings or Settings()
+    present = np.isfinite(table[hour])
+    present[held_out] = False
+    others = np.flatnonzero(present)
+    if len(others) < MIN_OTHERS:
+        return None
+    target = xy[held_out : held_out + 1]
+    spatial, served = _predict_spatial(xy[others], table, hour, others, target, settings)
+    filled = None
+    if gap_fill and hour > 0 and np.isfinite(table[hour - 1, held_out]):
+        start = max(0, hour - settings.gap_history_hours)
+        filled = fill_gap(
+            xy[held_out],
+            table[start:hour, held_out],
+            xy[others],
+            table[start : hour + 1, others],
+            power=settings.power,
+        )
+    return HeldOut(spatial, served, filled)
+
+
 def evaluate(
     xy: FloatArray,
     values: npt.ArrayLike,
@@ -130,7 +176,7 @@ def evaluate(
 
     ``xy`` is (stations, 2) in metres; ``values`` is (all hours, stations), NaN where
     missing. A station is evaluated at an hour when it has a value and at least
-    ``MIN_OTHERS`` others do too.
+    ``MIN_OTHERS`` others do too; its 1-hour gap fill when its previous hour is known.
     """
     settings = settings or Settings()
     table = np.asarray(values, dtype=np.float64)
@@ -141,31 +187,21 @@ def evaluate(
     gaps: dict[str, list[float]] = {m: [] for m in GAP_METHODS}
     paths: dict[str, int] = {"regression": 0, "change": 0, "spatial": 0}
     for done, hour in enumerate(hours):
-        present = np.isfinite(table[hour])
-        for held_out in np.flatnonzero(present):
-            others = np.flatnonzero(present & (np.arange(table.shape[1]) != held_out))
-            if len(others) < MIN_OTHERS:
+        for held_out in np.flatnonzero(np.isfinite(table[hour])):
+            result = predict_held_out(xy, table, hour, int(held_out), settings, gap_fill=gap_fill)
+            if result is None:
                 continue
-            target = xy[held_out : held_out + 1]
-            predicted, served = _predict_spatial(xy[others], table, hour, others, target, settings)
-            truth.append(float(table[hour, held_out]))
-            served_count[served] += 1
-            for method, value in predicted.items():
-                spatial[method].append(value)
-            if gap_fill and hour > 0 and np.isfinite(table[hour - 1, held_out]):
-                start = max(0, hour - settings.gap_history_hours)
-                filled = fill_gap(
-                    xy[held_out],
-                    table[start:hour, held_out],
-                    xy[others],
-                    table[start : hour + 1, others],
-                    power=settings.power,
-                )
-                gap_truth.append(float(table[hour, held_out]))
-                gaps["gap_fill"].append(filled.value)
-                gaps["idw"].append(predicted["idw"])
+            value = float(table[hour, held_out])
+            truth.append(value)
+            served_count[result.served] += 1
+            for method, predicted in result.spatial.items():
+                spatial[method].append(predicted)
+            if result.gap_fill is not None:
+                gap_truth.append(value)
+                gaps["gap_fill"].append(result.gap_fill.value)
+                gaps["idw"].append(result.spatial["idw"])
                 gaps["persistence"].append(float(table[hour - 1, held_out]))
-                paths[filled.method] += 1
+                paths[result.gap_fill.method] += 1
         if progress is not None:
             progress(done + 1, len(hours))
     served_total = max(1, sum(served_count.values()))
