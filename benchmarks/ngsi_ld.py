@@ -1,10 +1,11 @@
 """NGSI-LD broker benchmark: creates, reads, queries, updates and temporal aggregation.
 
-Every figure goes through ``/ngsi-ld/v1`` of the real app, run by ``uvicorn`` in a
-subprocess (``--server-workers 1,2``: one server per worker count, side by side), from a
-load generator in a separate process (asyncio, httpx keep-alive connections). Beside each
-read (and the update), the same question is asked straight to the database with
-psycopg (``sqlite3`` on SQLite) from the same kind of load generator, in the same minute:
+Every figure goes through ``/ngsi-ld/v1`` of the real app, run by uvicorn processes in a
+subprocess (``citysmart.core.serving``; ``--server-workers 1,2``: one server per worker
+count, side by side), from a load generator in a separate process (asyncio, lean HTTP/1.1
+keep-alive connections). Beside each read (and the update), the same question is asked
+straight to the database with psycopg (``sqlite3`` on SQLite) from the same kind of load
+generator, in the same minute:
 the ratio API / raw shows what the broker adds, whatever the machine's noise.
 
     python benchmarks/ngsi_ld.py                  # PostgreSQL, 1k, 10k and 100k entities
@@ -474,38 +475,106 @@ async def _make_op(job: dict[str, Any]) -> tuple[Any, _Op, Any]:
     return await _raw_op(job)
 
 
+class _Answer:
+    """A response as the load generator sees it: status and body."""
+
+    __slots__ = ("content", "status_code")
+
+    def __init__(self, status_code: int, content: bytes) -> None:
+        self.status_code = status_code
+        self.content = content
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", "replace")
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+
+class _Connection:
+    """One keep-alive HTTP/1.1 connection, as lean as a C load generator allows in Python.
+
+    httpx spends more CPU per request than the broker's fast path: on a 2-core machine
+    the client would measure itself. This writes a request and reads one response
+    (Content-Length or chunked), nothing else.
+    """
+
+    def __init__(self, target: str, headers: dict[str, str]) -> None:
+        url = urlparse(target)
+        self.host, self.port = url.hostname or "127.0.0.1", url.port or 80
+        self.head = "".join(f"{k}: {v}\r\n" for k, v in {"host": url.netloc, **headers}.items())
+        self.reader: Any = None
+        self.writer: Any = None
+
+    async def open(self) -> None:
+        import asyncio
+
+        self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+    async def request(
+        self, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
+    ) -> _Answer:
+        extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
+        length = f"content-length: {len(body)}\r\n" if body or method != "GET" else ""
+        self.writer.write(
+            f"{method} {path} HTTP/1.1\r\n{self.head}{extra}{length}\r\n".encode() + body
+        )
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        lines = head.split(b"\r\n")
+        status = int(lines[0].split(b" ", 2)[1])
+        fields = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(b":")
+            fields[name.strip().lower()] = value.strip()
+        if b"content-length" in fields:
+            content = await self.reader.readexactly(int(fields[b"content-length"]))
+        elif fields.get(b"transfer-encoding", b"").lower() == b"chunked":
+            parts = []
+            while size := int((await self.reader.readuntil(b"\r\n")).strip(), 16):
+                parts.append(await self.reader.readexactly(size))
+                await self.reader.readexactly(2)
+            await self.reader.readuntil(b"\r\n")
+            content = b"".join(parts)
+        else:
+            content = b""
+        return _Answer(status, content)
+
+    async def get(self, path: str) -> _Answer:
+        return await self.request("GET", path)
+
+    async def post(self, path: str, content: str | bytes, headers: dict[str, str]) -> _Answer:
+        body = content.encode() if isinstance(content, str) else content
+        return await self.request("POST", path, body, headers)
+
+    async def patch(self, path: str, content: str, headers: dict[str, str]) -> _Answer:
+        return await self.request("PATCH", path, content.encode(), headers)
+
+
 async def _api_op(job: dict[str, Any]) -> tuple[Any, _Op, Any]:
     import itertools
-
-    import httpx
 
     op, population = job["op"], int(job.get("population", 0))
     observed_at = job.get("observed_at", "")
     headers = {"authorization": f"Bearer {job['token']}"} if job.get("token") else {}
-    client = httpx.AsyncClient(
-        base_url=job["target"],
-        headers=headers,
-        timeout=300,
-        trust_env=False,
-        limits=httpx.Limits(
-            max_connections=int(job["concurrency"]),
-            max_keepalive_connections=int(job["concurrency"]),
-        ),
-    )
-    shared = {"client": client, "closed": False}
+    connections = [_Connection(job["target"], headers) for _ in range(int(job["concurrency"]))]
     counter = itertools.count()
     history = History(int(job.get("history_values", 0)), int(job.get("history_end_s", 0)))
     query_url = f"{BASE}/entities?type={PARKING}&q={quote(Q, safe='')}&limit={PAGE}"
     json_headers = {"content-type": JSON_TYPE}
 
-    def check(response: httpx.Response, expected: int, starts: bytes = b"") -> str | None:
+    def check(response: _Answer, expected: int, starts: bytes = b"") -> str | None:
         if response.status_code != expected:
             return f"{response.status_code} {response.text[:300]}"
         if starts and not response.content.startswith(starts):
             return f"{response.status_code} unexpected body {response.text[:200]}"
         return None
 
-    async def get(c: httpx.AsyncClient, rng: random.Random, _: Any) -> str | None:
+    async def get(c: _Connection, rng: random.Random, _: Any) -> str | None:
         eid = entity_id(rng.randrange(population))
         response = await c.get(f"{BASE}/entities/{eid}")
         failure = check(response, 200, b"{")
@@ -513,14 +582,14 @@ async def _api_op(job: dict[str, Any]) -> tuple[Any, _Op, Any]:
             failure = f"the body is not {eid}: {response.text[:200]}"
         return failure
 
-    async def query(c: httpx.AsyncClient, rng: random.Random, _: Any) -> str | None:
+    async def query(c: _Connection, rng: random.Random, _: Any) -> str | None:
         response = await c.get(query_url)
         failure = check(response, 200, b"[")
         if failure is None and response.content.startswith(b"[]"):
             failure = "no entity matched"
         return failure
 
-    async def geo(c: httpx.AsyncClient, rng: random.Random, _: Any) -> str | None:
+    async def geo(c: _Connection, rng: random.Random, _: Any) -> str | None:
         lon, lat = rng.uniform(LON_MIN, LON_MAX), rng.uniform(LAT_MIN, LAT_MAX)
         georel = quote(f"near;maxDistance=={NEAR_M}", safe="")
         coordinates = quote(f"[{lon:.6f},{lat:.6f}]", safe="")
@@ -530,7 +599,7 @@ async def _api_op(job: dict[str, Any]) -> tuple[Any, _Op, Any]:
         )
         return check(response, 200, b"[")
 
-    async def patch(c: httpx.AsyncClient, rng: random.Random, _: Any) -> str | None:
+    async def patch(c: _Connection, rng: random.Random, _: Any) -> str | None:
         eid = entity_id(2 * rng.randrange(max(1, population // 2)))  # a car park
         body = {
             "availableSpotNumber": {
@@ -544,13 +613,13 @@ async def _api_op(job: dict[str, Any]) -> tuple[Any, _Op, Any]:
         )
         return check(response, 204)
 
-    async def create(c: httpx.AsyncClient, rng: random.Random, _: Any) -> str | None:
+    async def create(c: _Connection, rng: random.Random, _: Any) -> str | None:
         n = next(counter)
         body = entity_body(n, observed_at, entity_id(n, f"{CREATE_MARK}-{job['tag']}"))
         response = await c.post(f"{BASE}/entities", content=json.dumps(body), headers=json_headers)
         return check(response, 201)
 
-    async def batch(c: httpx.AsyncClient, rng: random.Random, item: Any) -> str | None:
+    async def batch(c: _Connection, rng: random.Random, item: Any) -> str | None:
         first, end = item
         body = [entity_body(i, observed_at) for i in range(first, end)]
         response = await c.post(
@@ -558,7 +627,7 @@ async def _api_op(job: dict[str, Any]) -> tuple[Any, _Op, Any]:
         )
         return check(response, 201)
 
-    async def temporal_load(c: httpx.AsyncClient, rng: random.Random, item: Any) -> str | None:
+    async def temporal_load(c: _Connection, rng: random.Random, item: Any) -> str | None:
         body = history.temporal_body(*item)
         response = await c.post(
             f"{BASE}/temporal/entities", content=json.dumps(body), headers=json_headers
@@ -567,7 +636,7 @@ async def _api_op(job: dict[str, Any]) -> tuple[Any, _Op, Any]:
             return None
         return f"{response.status_code} {response.text[:300]}"
 
-    async def ingest_load(c: httpx.AsyncClient, rng: random.Random, item: Any) -> str | None:
+    async def ingest_load(c: _Connection, rng: random.Random, item: Any) -> str | None:
         response = await c.post(
             "/api/v1/ingest",
             content=history.senml_pack(*item),
@@ -580,7 +649,7 @@ async def _api_op(job: dict[str, Any]) -> tuple[Any, _Op, Any]:
 
     temporal_url = history.query() if history.values else ""
 
-    async def temporal(c: httpx.AsyncClient, rng: random.Random, _: Any) -> str | None:
+    async def temporal(c: _Connection, rng: random.Random, _: Any) -> str | None:
         response = await c.get(temporal_url)
         failure = check(response, 200, b"{")
         if failure is None and b'"avg"' not in response.content:
@@ -599,18 +668,15 @@ async def _api_op(job: dict[str, Any]) -> tuple[Any, _Op, Any]:
         "api_temporal": temporal,
     }
 
-    async def opener(k: int) -> httpx.AsyncClient:
-        return client
+    async def opener(k: int) -> _Connection:
+        return connections[k]
 
-    async def closer(c: httpx.AsyncClient) -> None:
-        if not shared["closed"]:
-            shared["closed"] = True
-            await c.aclose()
+    async def closer(c: _Connection) -> None:
+        await c.close()
 
     # Open the connections before the clock starts.
-    import asyncio
-
-    await asyncio.gather(*(client.get("/healthz") for _ in range(int(job["concurrency"]))))
+    for connection in connections:
+        await connection.open()
     return opener, ops[op], closer
 
 
@@ -896,7 +962,7 @@ class Server:
 
 @contextlib.contextmanager
 def serve(url: str, workdir: Path, workers: int) -> Iterator[Server]:
-    """Run ``uvicorn --factory`` with ``workers`` processes on a free port; stop it after."""
+    """Run the app factory in ``workers`` processes on a free port; stop it after."""
     import httpx
 
     port = free_port()
@@ -909,11 +975,12 @@ def serve(url: str, workdir: Path, workers: int) -> Iterator[Server]:
         "CITYSMART_NGSI_LD_REMOTE_CONTEXTS": "false",
     }
     here = Path(__file__).resolve()
+    # citysmart's own launcher: one SO_REUSEPORT socket per worker, so the kernel spreads
+    # the keep-alive connections (uvicorn --workers can leave one worker with most of them).
     command = [
         sys.executable,
         "-m",
-        "uvicorn",
-        "--factory",
+        "citysmart.core.serving",
         f"{here.stem}:bench_app",
         "--app-dir",
         str(here.parent),

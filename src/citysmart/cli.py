@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -78,13 +79,34 @@ def migrate() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--no-mqtt", is_flag=True, help="Serve HTTP only; leave MQTT ingest to workers.")
-def serve(host: str, port: int, no_mqtt: bool) -> None:
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Processes sharing the port (SO_REUSEPORT); MQTT ingest runs in the first only.",
+)
+def serve(host: str, port: int, no_mqtt: bool, workers: int) -> None:
     """Run the web app, the HTTP API and (unless --no-mqtt) MQTT ingest."""
     import uvicorn
 
+    from citysmart.core import serving
     from citysmart.portal.app import create_app
 
-    app = create_app(_settings(), start_mqtt=False if no_mqtt else None)
+    settings = _settings()
+    if workers > 1:
+        if no_mqtt:
+            os.environ["CITYSMART_MQTT_INGEST"] = "false"
+        elif settings.embedded_mqtt:
+            raise click.ClickException(
+                "several workers need a broker of their own: set CITYSMART_MQTT_URL"
+            )
+        others = {"CITYSMART_MQTT_INGEST": "false"}
+        serving.run(
+            "citysmart.portal.app:create_app", host, port, workers, others, log_level="info"
+        )
+        return
+    app = create_app(settings, start_mqtt=False if no_mqtt else None)
     uvicorn.run(app, host=host, port=port, log_level="info")
 
 

@@ -49,7 +49,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
-    kwargs.setdefault("pool_size", 10)
+    # Enough pooled connections for a busy worker's concurrent requests: past the pool,
+    # each request opens and closes an overflow connection, which costs PostgreSQL a
+    # server process every time. Connections open lazily, so an idle app holds few.
+    kwargs.setdefault("pool_size", 20)
     return create_engine(url, **kwargs)
 
 

@@ -82,11 +82,12 @@ def create_app(
         runtime.start_events()
         if run_mqtt:
             runtime.start_mqtt()
+        await app.state.ngsi_ld.start()
         try:
             yield
         finally:
             runtime.stop()
-            app.state.ngsi_ld.tenants.dispose()
+            await app.state.ngsi_ld.stop()
 
     app = FastAPI(
         title="citysmart",

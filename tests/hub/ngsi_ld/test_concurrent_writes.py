@@ -10,7 +10,7 @@ from citysmart.hub.runtime import HubRuntime
 from tests.factories import create_user_with_token
 
 BASE = "/ngsi-ld/v1"
-WRITERS = 48  # more than the connection pool (10 + 10 overflow) and the thread pool (40)
+WRITERS = 48  # more than the connection pool (20 + 10 overflow) and the thread pool (40)
 
 
 def test_a_burst_of_creates_with_one_token_all_succeed(

@@ -8,16 +8,18 @@ what changed on the event bus, so subscribers never hear of a change that rolled
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Concatenate, Final, ParamSpec, TypeVar
 
+import orjson
 from fastapi import Depends, FastAPI, Request
 from sqlalchemy.orm import Session
 from starlette.responses import JSONResponse, Response
 
 from citysmart.core import roles
 from citysmart.core.auth import SessionDep, optional_principal
+from citysmart.core.errors import problem_response
 from citysmart.core.events import EventBus, ReadingsStored
 from citysmart.core.time import utcnow
 from citysmart.hub.ngsi_ld.codec import canonical_name, stored_name
@@ -29,8 +31,10 @@ from citysmart.hub.ngsi_ld.context import (
     ContextResolver,
     context_for_request,
     context_from_link_header,
+    is_core_context,
 )
-from citysmart.hub.ngsi_ld.model import AttributeInstance, EntityFragment, NgsiLdError, bad_request
+from citysmart.hub.ngsi_ld.model import EntityFragment, NgsiLdError, bad_request
+from citysmart.hub.ngsi_ld.pg_reads import AsyncEntityReader
 from citysmart.hub.ngsi_ld.render import render_entity
 from citysmart.hub.ngsi_ld.tenancy import TENANT_HEADER, Tenants
 from citysmart.hub.registry import find_device_by_key
@@ -39,6 +43,8 @@ LD_JSON: Final = "application/ld+json"
 JSON: Final = "application/json"
 MERGE_PATCH: Final = "application/merge-patch+json"
 DEVICE_KEY_PREFIX: Final = "csd_"
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 @dataclass
@@ -52,7 +58,19 @@ class NgsiLdState:
     max_body_bytes: int = 8 * 1024 * 1024
     max_limit: int = 1000
     temporal_page_size: int = 1000
+    entity_reader: AsyncEntityReader | None = None  # PostgreSQL's hot read path
     extra: dict[str, Any] = field(default_factory=dict)
+
+    async def start(self) -> None:
+        """Bind the asynchronous parts to the app's event loop (in its lifespan)."""
+        if self.entity_reader is not None:
+            await self.entity_reader.open()
+
+    async def stop(self) -> None:
+        """Close what ``start`` opened, and every tenant's pool."""
+        if self.entity_reader is not None:
+            await self.entity_reader.close()
+        self.tenants.dispose()
 
 
 def ngsi_state(request: Request) -> NgsiLdState:
@@ -92,6 +110,15 @@ def install_ngsi_ld_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ContextError, on_context)
 
 
+def database_down(request: Request) -> Response:
+    """Answer 503 with Retry-After, as the app does for any database outage."""
+    response = problem_response(
+        503, "Store unavailable", "the database cannot be reached; retry shortly", request.url.path
+    )
+    response.headers["Retry-After"] = "5"
+    return response
+
+
 def not_found(detail: str) -> NgsiLdError:
     """Return a ResourceNotFound error."""
     return NgsiLdError("ResourceNotFound", None, detail)
@@ -126,6 +153,23 @@ def read_session(request: Request, db: SessionDep) -> Iterator[Session]:
 def write_session(request: Request, db: SessionDep) -> Iterator[Session]:
     """Yield a session on the request's tenant, creating the tenant on first use."""
     yield from _session(request, db, create=True)
+
+
+def in_read_session(
+    request: Request,
+    work: Callable[Concatenate[Request, Session, P], R],
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> R:
+    """Run ``work(request, session, *args)`` in a session on the request's existing tenant."""
+    tenant = tenant_of(request)
+    factory = (
+        ngsi_state(request).tenants.sessions(tenant, create=False)
+        if tenant
+        else request.app.state.sessions
+    )
+    with factory() as session:
+        return work(request, session, *args, **kwargs)
 
 
 ReadDb = Annotated[Session, Depends(read_session)]
@@ -215,6 +259,24 @@ def media_type(request: Request) -> str:
 
 async def read_body(request: Request, allowed: Sequence[str] = (JSON, LD_JSON)) -> Any:
     """Read a JSON body of an allowed media type, within the size limit."""
+    return decode_body(request, *await receive_body(request), allowed)
+
+
+async def receive_body(request: Request) -> tuple[bytes, bool]:
+    """Receive a body up to the size limit; tell whether it went beyond."""
+    limit = ngsi_state(request).max_body_bytes
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return b"", True
+        chunks.append(chunk)
+    return b"".join(chunks), False
+
+
+def decode_body(request: Request, raw: bytes, too_large: bool, allowed: Sequence[str]) -> Any:
+    """Check a received body's media type and size, and decode its JSON."""
     kind = media_type(request)
     if kind not in allowed:
         raise NgsiLdError(
@@ -223,17 +285,11 @@ async def read_body(request: Request, allowed: Sequence[str] = (JSON, LD_JSON)) 
             f"send {' or '.join(allowed)}, not {kind}",
             415,
         )
-    limit = ngsi_state(request).max_body_bytes
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise NgsiLdError(
-                "RequestEntityTooLarge", "Body too large", f"the limit is {limit} bytes", 413
-            )
-        chunks.append(chunk)
-    raw = b"".join(chunks)
+    if too_large:
+        limit = ngsi_state(request).max_body_bytes
+        raise NgsiLdError(
+            "RequestEntityTooLarge", "Body too large", f"the limit is {limit} bytes", 413
+        )
     if not raw.strip():
         raise NgsiLdError("InvalidRequest", None, "the request needs a JSON body")
     try:
@@ -285,6 +341,12 @@ def request_context(request: Request, body: Any = None) -> RequestContext:
         ref = item.get("@context") if isinstance(item, dict) else None
         return RequestContext(ctx, ref if ref is not None else CORE_CONTEXT_URL)
     return RequestContext(ctx, link_url or CORE_CONTEXT_URL)
+
+
+def core_only(request: Request) -> bool:
+    """Tell whether a request uses the core @context alone (no Link to another one)."""
+    url = context_from_link_header(request.headers.getlist("link") or None)
+    return url is None or is_core_context(url)
 
 
 def expand_attribute(ctx: ActiveContext, term: str) -> str:
@@ -347,32 +409,28 @@ def output(request: Request, extra: Sequence[str] = ()) -> Output:
     )
 
 
-def compacted(fragment: EntityFragment, ctx: ActiveContext) -> EntityFragment:
-    """Return an entity with its types and attribute names compacted."""
-    return replace(
-        fragment,
-        types=tuple(ctx.compact_type(t) for t in fragment.types),
-        attributes=tuple(_compacted_attribute(a, ctx) for a in fragment.attributes),
-    )
-
-
-def _compacted_attribute(instance: AttributeInstance, ctx: ActiveContext) -> AttributeInstance:
-    """Return an attribute instance with its name and its sub-attributes' names compacted."""
-    subs = tuple(_compacted_attribute(s, ctx) for s in instance.sub_attributes)
-    return replace(instance, name=ctx.compact_iri(instance.name), sub_attributes=subs)
-
-
 def render(fragment: EntityFragment, out: Output, attrs: set[str] | None = None) -> dict[str, Any]:
     """Render an entity for the client: projected, compacted, in its form."""
     if attrs is not None:
         kept = tuple(a for a in fragment.attributes if a.name in attrs)
         fragment = replace(fragment, attributes=kept)
     body = render_entity(
-        compacted(fragment, out.ctx), out.form, sys_attrs=out.sys_attrs, lang=out.lang
+        fragment, out.form, sys_attrs=out.sys_attrs, lang=out.lang, compact=out.ctx.compact_iri
     )
     if out.ld_json:
         body["@context"] = out.context.reference
     return body
+
+
+class LdJSONResponse(JSONResponse):
+    """JSON rendered by orjson: the same compact text as the standard encoder, faster."""
+
+    def render(self, content: Any) -> bytes:
+        """Encode ``content``; what orjson cannot (integers past 64 bits) goes the slow way."""
+        try:
+            return orjson.dumps(content)
+        except orjson.JSONEncodeError:
+            return super().render(content)
 
 
 def respond(
@@ -384,9 +442,9 @@ def respond(
 ) -> JSONResponse:
     """Return JSON with the @context Link header (or ld+json with the context inside)."""
     if out is not None and out.ld_json:
-        response = JSONResponse(content, status_code=status, media_type=LD_JSON)
+        response = LdJSONResponse(content, status_code=status, media_type=LD_JSON)
     else:
-        response = JSONResponse(content, status_code=status)
+        response = LdJSONResponse(content, status_code=status)
         url = out.context.url if out is not None else CORE_CONTEXT_URL
         response.headers.append(
             "Link", f'<{url}>; rel="{JSONLD_CONTEXT_REL}"; type="application/ld+json"'
@@ -482,10 +540,15 @@ __all__ = [
     "WriteDb",
     "Writer",
     "WriterDep",
-    "compacted",
+    "core_only",
+    "current_operator",
+    "current_writer",
+    "decode_body",
+    "database_down",
     "expand_attribute",
     "flag",
     "get_resolver",
+    "in_read_session",
     "install_ngsi_ld_handlers",
     "int_param",
     "is_private",
@@ -496,6 +559,7 @@ __all__ = [
     "output_options",
     "problem",
     "read_body",
+    "receive_body",
     "render",
     "request_context",
     "respond",

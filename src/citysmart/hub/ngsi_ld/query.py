@@ -1442,10 +1442,10 @@ def _with_attributes(
     rows: dict[str, list[Any]] = {i: [] for i in heads}
     for row in session.execute(stmt.order_by(a.entity_id, a.attribute, a.dataset_id)):
         rows[row.entity_id].append(row)
-    return {i: _fragment(head, types, rows[i]) for i, (head, types) in heads.items()}
+    return {i: fragment_from_rows(head, types, rows[i]) for i, (head, types) in heads.items()}
 
 
-def _fragment(row: Any, types: list[str], attributes: list[Any]) -> EntityFragment:
+def fragment_from_rows(row: Any, types: list[str], attributes: list[Any]) -> EntityFragment:
     """Assemble an entity as entity_store does: the main type first, then the others."""
     ordered = [row.type, *sorted(t for t in types if t != row.type)]
     return EntityFragment(
@@ -1476,6 +1476,7 @@ __all__ = [
     "compiler_for",
     "custom_plans",
     "entity_head",
+    "fragment_from_rows",
     "fragment_of",
     "has_postgis",
     "json_names",

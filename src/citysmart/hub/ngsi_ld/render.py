@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any, Final
 
 from citysmart.core.time import isoformat
@@ -62,18 +62,25 @@ def render_entity(
     sys_attrs: bool = False,
     attrs: Collection[str] | None = None,
     lang: str | None = None,
+    compact: Callable[[str], str] | None = None,
 ) -> dict[str, Any]:
-    """Render an entity; ``attrs`` keeps only the named attributes (id and type always)."""
+    """Render an entity; ``attrs`` keeps only the named attributes (id and type always).
+
+    ``compact`` renames types and attribute names (a context's ``compact_iri``); ``attrs``
+    names attributes before it.
+    """
     style = _form(form)
     ranges = parse_lang(lang) if lang is not None else None
-    out: dict[str, Any] = {"id": entity.id, "type": _one_or_list(entity.types)}
+    types = entity.types if compact is None else [compact(t) for t in entity.types]
+    out: dict[str, Any] = {"id": entity.id, "type": _one_or_list(types)}
     if entity.scope:
         out["scope"] = _one_or_list(entity.scope)
     if sys_attrs:
         _put_times(out, entity.created_at, entity.modified_at)
     for name, instances in group_by_name(entity.attributes).items():
         if attrs is None or name in attrs:
-            out[name] = _attribute(instances, style, sys_attrs, ranges)
+            key = name if compact is None else compact(name)
+            out[key] = _attribute(instances, style, sys_attrs, ranges, compact)
     return out
 
 
@@ -86,7 +93,7 @@ def render_attribute(
 ) -> Any:
     """Render the instances of one attribute: an object, or an array for several."""
     ranges = parse_lang(lang) if lang is not None else None
-    return _attribute(instances, _form(form), sys_attrs, ranges)
+    return _attribute(instances, _form(form), sys_attrs, ranges, None)
 
 
 def group_by_name(
@@ -166,14 +173,19 @@ def _put_times(
 
 
 def _attribute(
-    instances: Sequence[AttributeInstance], style: str, sys_attrs: bool, ranges: Languages | None
+    instances: Sequence[AttributeInstance],
+    style: str,
+    sys_attrs: bool,
+    ranges: Languages | None,
+    compact: Callable[[str], str] | None,
 ) -> Any:
     if style == "keyValues":
         return _simplified(instances, ranges)
+    concise = style == "concise"
     if len(instances) == 1:
-        return _instance(instances[0], style == "concise", sys_attrs, ranges, bare=True)
+        return _instance(instances[0], concise, sys_attrs, ranges, compact, bare=True)
     # in an array every instance stays an object, or it would read back as a plain value
-    return [_instance(i, style == "concise", sys_attrs, ranges, bare=False) for i in instances]
+    return [_instance(i, concise, sys_attrs, ranges, compact, bare=False) for i in instances]
 
 
 def _instance(
@@ -181,6 +193,7 @@ def _instance(
     concise: bool,
     sys_attrs: bool,
     ranges: Languages | None,
+    compact: Callable[[str], str] | None,
     *,
     bare: bool,
 ) -> Any:
@@ -210,7 +223,8 @@ def _instance(
         _put_times(out, instance.created_at, instance.modified_at)
     style = "concise" if concise else "normalized"
     for name, subs in group_by_name(instance.sub_attributes).items():
-        out[name] = _attribute(subs, style, sys_attrs, ranges)
+        key = name if compact is None else compact(name)
+        out[key] = _attribute(subs, style, sys_attrs, ranges, compact)
     if not concise:
         return out
     return _reduce(kind, value, out) if bare else _typed_if_geometry(kind, value, out)

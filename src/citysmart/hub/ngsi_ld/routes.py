@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from fastapi import APIRouter, FastAPI
+from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from citysmart.core.config import Settings
@@ -21,6 +22,8 @@ from citysmart.hub.ngsi_ld import (
 from citysmart.hub.ngsi_ld.codec import stored_type
 from citysmart.hub.ngsi_ld.context import ContextResolver, core_context
 from citysmart.hub.ngsi_ld.http import NgsiLdState, install_ngsi_ld_handlers
+from citysmart.hub.ngsi_ld.lean import lean_routes
+from citysmart.hub.ngsi_ld.pg_reads import AsyncEntityReader
 from citysmart.hub.ngsi_ld.tenancy import TENANT_HEADER, Tenants
 from citysmart.hub.runtime import HubRuntime
 
@@ -60,6 +63,15 @@ class NgsiLdPaths:
         await self.app(scope, receive, send_with_tenant)
 
 
+def _entity_reader(runtime: HubRuntime) -> AsyncEntityReader | None:
+    """Return the asynchronous entity reader on PostgreSQL (None on SQLite)."""
+    url = runtime.engine.url
+    if url.get_backend_name() != "postgresql":
+        return None
+    dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    return AsyncEntityReader(dsn)
+
+
 def build_router() -> APIRouter:
     """Return the NGSI-LD router; routes under ``/entities/{id}/...`` come first."""
     router = APIRouter(prefix=PREFIX, tags=["ngsi-ld"])
@@ -95,6 +107,7 @@ def mount_ngsi_ld(
         max_body_bytes=settings.ngsi_ld_max_body_bytes,
         max_limit=settings.ngsi_ld_max_limit,
         temporal_page_size=settings.ngsi_ld_temporal_page_size,
+        entity_reader=_entity_reader(runtime),
     )
     app.state.ngsi_ld = state
     runtime.ngsi_ld = state
@@ -103,6 +116,10 @@ def mount_ngsi_ld(
     app.add_middleware(NgsiLdPaths)
     install_ngsi_ld_handlers(app)
     app.include_router(build_router())
+    # Plain routes that answer for the API's busiest ones in one thread hop (lean.py).
+    writes = lean_routes(PREFIX, [*write_routes.router.routes, *batch_routes.router.routes])
+    reads = [Route(PREFIX + r.path, r.endpoint, methods=r.methods) for r in read_routes.FAST_ROUTES]
+    app.router.routes[:0] = [*writes, *reads]
     return state
 
 
