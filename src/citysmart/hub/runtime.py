@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, text
@@ -12,7 +13,9 @@ from citysmart.core.config import Settings
 from citysmart.core.db import make_engine, make_sessionmaker
 from citysmart.core.event_relay import PostgresEventRelay
 from citysmart.core.events import EventBus
+from citysmart.core.jobs import JobRunner, jobs_setting
 from citysmart.core.migrate import upgrade
+from citysmart.core.service import ServiceManifest, discover_services
 from citysmart.hub.broker import EmbeddedBroker
 from citysmart.hub.ingest import Ingestor
 from citysmart.hub.mqtt import MqttIngest
@@ -36,6 +39,7 @@ class HubRuntime:
     relay: PostgresEventRelay | None = None
     notifier: Notifier | None = None
     ngsi_ld: NgsiLdState | None = None  # the app's NGSI-LD state, when an app serves it
+    jobs: JobRunner | None = None  # the services' scheduled jobs (core/jobs.py says where)
     started: list[str] = field(default_factory=list)
 
     @classmethod
@@ -63,6 +67,16 @@ class HubRuntime:
             if self.ngsi_ld is not None:
                 self.notifier.bind(self.ngsi_ld)  # the app's @context resolver, private types
             self.notifier.start()
+        if jobs_setting() is True:
+            self.start_jobs()
+
+    def start_jobs(self, manifests: Sequence[ServiceManifest] | None = None) -> JobRunner:
+        """Start the services' jobs (once; every service's when ``manifests`` is None)."""
+        if self.jobs is None:
+            chosen = discover_services() if manifests is None else manifests
+            self.jobs = JobRunner(self.engine, [j for m in chosen for j in m.jobs], self)
+            self.jobs.start()
+        return self.jobs
 
     def start_mqtt(self) -> None:
         """Start the embedded broker (if no broker is configured) and the consumer."""
@@ -83,9 +97,15 @@ class HubRuntime:
             batch_wait_s=s.ingest_batch_wait_s,
         )
         self.consumer.start()
+        # Embedded mode: no separate worker can run (a worker needs a broker), so this
+        # process runs the jobs unless CITYSMART_RUN_JOBS=0.
+        if s.embedded_mqtt and jobs_setting() is not False:
+            self.start_jobs()
 
     def stop(self) -> None:
-        """Stop the consumer, the relay and notifier, then the broker; close the pool."""
+        """Stop the jobs, the consumer, the relay and notifier, then the broker; close the pool."""
+        if self.jobs is not None:
+            self.jobs.stop()
         if self.consumer is not None:
             self.consumer.stop()
         if self.relay is not None:
