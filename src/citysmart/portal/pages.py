@@ -1,4 +1,4 @@
-"""Portal pages: home, sign-in and sign-out, the hub explorer."""
+"""Portal pages: home, sign-in and sign-out, the hub explorer; services' templates and files."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import threading
 from pathlib import Path
 from typing import Annotated, Any
 
+import jinja2
 from fastapi import APIRouter, Form, Request
+from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.responses import RedirectResponse, Response
 
@@ -18,7 +20,37 @@ from citysmart.core.paths import data_dir
 from citysmart.core.ratelimit import RateLimiter
 
 router = APIRouter(include_in_schema=False)
-templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+# A service keeps its pages in citysmart/services/<name>/templates/ and its files in .../static/;
+# they are found by folder, so the portal imports no service. A service's template is named
+# "<name>/<file>" and may extend "base.html"; its files are served under
+# /static/services/<name>/<file>.
+SERVICES_DIR = Path(__file__).resolve().parent.parent / "services"
+
+
+def _service_folders(kind: str) -> dict[str, Path]:
+    """Map each service that has a ``kind`` folder ("templates", "static") to that folder."""
+    return {f.name: f / kind for f in sorted(SERVICES_DIR.iterdir()) if (f / kind).is_dir()}
+
+
+templates = Jinja2Templates(
+    env=jinja2.Environment(
+        loader=jinja2.ChoiceLoader(
+            [
+                jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+                jinja2.PrefixLoader(
+                    {
+                        name: jinja2.FileSystemLoader(path)
+                        for name, path in _service_folders("templates").items()
+                    }
+                ),
+            ]
+        ),
+        autoescape=jinja2.select_autoescape(),
+    )
+)
+_service_files = {
+    name: StaticFiles(directory=path) for name, path in _service_folders("static").items()
+}
 sign_in_limiter = RateLimiter(limit=5, window_s=300)
 BOUNDARIES = Path("sejong-admin-boundaries") / "sejong_emd_2018.geojson"
 _boundaries: dict[Path, bytes] = {}
@@ -139,6 +171,15 @@ def read_boundaries() -> Response:
 def _safe_next(target: str) -> str:
     # Only local paths: an open redirect would let a link send people elsewhere after sign-in.
     return target if target.startswith("/") and not target.startswith("//") else "/"
+
+
+@router.get("/static/services/{service}/{path:path}")
+async def read_service_file(request: Request, service: str, path: str) -> Response:
+    """Serve a file from a service's ``static/`` folder (its scripts, styles and images)."""
+    files = _service_files.get(service)
+    if files is None:
+        raise Problem(404, "Not found", f"no service {service!r} with static files")
+    return await files.get_response(path, request.scope)
 
 
 @router.get("/docs")
