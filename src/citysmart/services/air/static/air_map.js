@@ -69,6 +69,8 @@
       updated: "Last updated {t} KST",
       map_hour: "map of {t} KST",
       source: "Data: {s}",
+      sensor_count: "{n} sensors",
+      stale_count: "{n} stale",
       replayed: "Replayed data, not live measurements in Sejong",
       method: "Surface: {m}. Leave-one-out error this hour: IDW {idw}, kriging {kriging} µg/m³.",
       idw: "inverse distance weighting (IDW)",
@@ -144,6 +146,8 @@
       updated: "최근 갱신 {t} KST",
       map_hour: "{t} KST 지도",
       source: "자료: {s}",
+      sensor_count: "측정기 {n}대",
+      stale_count: "수신 끊김 {n}",
       replayed: "재생 자료이며 세종시의 실시간 측정값이 아닙니다",
       method: "보간 방법: {m}. 이 시간의 교차검증 오차: IDW {idw}, 크리깅 {kriging} µg/m³.",
       idw: "역거리 가중법 (IDW)",
@@ -209,6 +213,7 @@
     opacity: 0.7,
     problem: null, // {key, values} of what went wrong, so it can be said in either language
     hoursLoaded: false,
+    updatedAt: null, // the hours list's "updated_at", when a map has none
     request: 0,
     seriesRequest: 0,
     timer: null,
@@ -630,7 +635,8 @@
       setStatus("idle", state.hoursLoaded && !state.hours.length ? t("no_map") : t("loading"));
       return;
     }
-    const updated = state.map.updated_at ? t("updated", { t: formatDateTime(state.map.updated_at) }) : "";
+    const at = state.map.updated_at || state.updatedAt;
+    const updated = at ? t("updated", { t: formatDateTime(at) }) : "";
     setStatus("live", [updated, t("map_hour", { t: formatDateTime(state.map.hour) })].filter(Boolean).join(" · "));
   }
 
@@ -646,10 +652,32 @@
     return [replayed ? t("replayed") : "", label].filter(Boolean).join(": ");
   }
 
+  function sensorSource(sensor) {
+    // "measured" is the normal case; anything else (simulated, a replay) is said in words.
+    const text = describeSource(sensor.source);
+    return text && text.toLowerCase() !== "measured" ? text : null;
+  }
+
   function renderSource() {
-    const text = state.map ? describeSource(state.map.source) : null;
-    sourceEl.hidden = !text;
-    sourceEl.textContent = text ? t("source", { s: text }) : "";
+    const texts = [];
+    if (state.map) {
+      const top = describeSource(state.map.source);
+      if (top) {
+        texts.push(top);
+      }
+      const counts = new Map();
+      for (const sensor of state.map.sensors || []) {
+        const text = sensorSource(sensor);
+        if (text && text !== top) {
+          counts.set(text, (counts.get(text) || 0) + 1);
+        }
+      }
+      for (const [text, n] of counts) {
+        texts.push(`${text} (${t("sensor_count", { n })})`);
+      }
+    }
+    sourceEl.hidden = !texts.length;
+    sourceEl.textContent = texts.length ? t("source", { s: texts.join("; ") }) : "";
   }
 
   function renderMethod() {
@@ -705,7 +733,7 @@
     sensors.sort((a, b) => (a.stale - b.stale) || (a.name || a.id).localeCompare(b.name || b.id, state.lang));
     const stale = sensors.filter((s) => s.stale).length;
     document.getElementById("sensors-count").textContent = sensors.length
-      ? `(${sensors.length}${stale ? `, ${t("stale_short")}: ${stale}` : ""})` : "";
+      ? `(${sensors.length}${stale ? `, ${t("stale_count", { n: stale })}` : ""})` : "";
     if (!sensors.length) {
       body.replaceChildren(el("tr", { className: "empty-row" }, el("td", { colspan: 3, text: state.map ? t("no_sensors") : t("loading") })));
       return;
@@ -716,7 +744,8 @@
       const seen = s.last_seen ? formatDateTime(s.last_seen) : t("never");
       return el("tr", { "data-sensor": s.id, className: classes || null },
         el("th", { scope: "row" }, selectButton("sensor", s.id, s.name || s.id),
-          el("span", { className: "sub" }, `${kindLabel(s)} · ${areaName(areaInfo(s.area_code))}`)),
+          el("span", { className: "sub" },
+            [kindLabel(s), areaName(areaInfo(s.area_code)), sensorSource(s)].filter(Boolean).join(" · "))),
         el("td", {}, valueWithGrade(s[state.pollutant], s.grade, s.stale)),
         el("td", {}, s.last_seen
           ? el("time", { datetime: s.last_seen, text: s.stale ? t("stale_since", { t: seen }) : seen })
@@ -872,7 +901,9 @@
         chart.append(svg("text", { x: m.left - 6, y: y(band.lo) + 4, class: "chart-axis", "text-anchor": "end", text: String(band.lo) }));
       }
     }
-    chart.append(svg("text", { x: m.left - 6, y: m.top + 4, class: "chart-axis", "text-anchor": "end", text: String(yMax) }));
+    if (bands.every((band) => band.lo <= 0 || y(band.lo) - m.top > 12)) {
+      chart.append(svg("text", { x: m.left - 6, y: m.top + 4, class: "chart-axis", "text-anchor": "end", text: String(yMax) }));
+    }
     chart.append(svg("text", { x: m.left - 6, y: m.top + plotH + 4, class: "chart-axis", "text-anchor": "end", text: "0" }));
     chart.append(svg("text", { x: 4, y: 11, class: "chart-axis chart-unit", text: "µg/m³" }));
 
@@ -973,6 +1004,7 @@
     try {
       const body = await fetchJson(`${config.api}/hours`);
       const hours = body.hours || [];
+      state.updatedAt = body.updated_at || null;
       const current = state.hours[state.index];
       const changed = hours.join() !== state.hours.join();
       state.hours = hours;
