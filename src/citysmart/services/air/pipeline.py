@@ -491,6 +491,7 @@ __all__ = [
     "PollutantMap",
     "Readings",
     "SensorHour",
+    "SensorKind",
     "SensorMeta",
     "align_readings",
     "compute_hours",
