@@ -209,7 +209,8 @@
     map: null,
     areaFeatures: null,
     selection: null, // {kind: "sensor"|"area", id}
-    series: null, // {selection, pollutant, points} of the chart on screen
+    series: null, // {selection, points} of the chart on screen
+    reveal: false, // scroll the chart into view once it is drawn (after a selection)
     opacity: 0.7,
     problem: null, // {key, values} of what went wrong, so it can be said in either language
     hoursLoaded: false,
@@ -661,19 +662,20 @@
   function renderSource() {
     const texts = [];
     if (state.map) {
-      const top = describeSource(state.map.source);
-      if (top) {
-        texts.push(top);
-      }
+      // Per sensor when the sensors say (with how many), else the map's own summary.
       const counts = new Map();
       for (const sensor of state.map.sensors || []) {
         const text = sensorSource(sensor);
-        if (text && text !== top) {
+        if (text) {
           counts.set(text, (counts.get(text) || 0) + 1);
         }
       }
       for (const [text, n] of counts) {
         texts.push(`${text} (${t("sensor_count", { n })})`);
+      }
+      const top = describeSource(state.map.source);
+      if (!counts.size && top && top.toLowerCase() !== "measured") {
+        texts.push(top);
       }
     }
     sourceEl.hidden = !texts.length;
@@ -785,9 +787,8 @@
         map.panTo(marker.getLatLng());
       }
     }
+    state.reveal = true; // once drawn, bring the chart into view (on a phone it is off screen)
     loadSeries();
-    // On a phone the chart sits below the map (or above the lists): bring it into view.
-    panel.scrollIntoView({ block: "nearest" });
   }
 
   async function loadSeries() {
@@ -816,15 +817,24 @@
       }
       state.series = { selection, points: body.points || [] };
       renderChart();
+      revealChart();
     } catch (error) {
       if (ticket === state.seriesRequest) {
         state.series = null;
         chartEl.replaceChildren(el("p", { className: "chart-note error", text: t("chart_failed", { e: error.message }) }));
+        revealChart();
       }
     } finally {
       if (ticket === state.seriesRequest) {
         chartEl.removeAttribute("aria-busy");
       }
+    }
+  }
+
+  function revealChart() {
+    if (state.reveal) {
+      state.reveal = false;
+      panel.scrollIntoView({ block: "nearest" });
     }
   }
 
