@@ -43,6 +43,8 @@ def value_of(value_type: str, num: float | None, text_value: str | None) -> Any:
         return text_value
     if value_type == "j":
         return json.loads(text_value) if text_value is not None else None
+    if text_value is not None:  # an integer NGSI-LD wrote (ngsi_ld.codec.typed_value)
+        return int(text_value)
     return num
 
 

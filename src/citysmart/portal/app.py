@@ -112,9 +112,9 @@ def create_app(
         same_site="lax",
         https_only=settings.environment == "production",
     )
-    app.add_middleware(SecurityHeaders)
     app.include_router(hub_router)
     mount_ngsi_ld(app, runtime, settings, manifests)
+    app.add_middleware(SecurityHeaders)  # outermost: NGSI-LD's edge answers get it too
     for manifest in manifests:
         for role, includes in manifest.roles.items():
             roles.add_role(role, includes)

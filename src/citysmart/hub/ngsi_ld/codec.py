@@ -90,12 +90,19 @@ def expanded_type(name: str) -> str:
     return core_context().expand_type(name)
 
 
+_FLOAT_LIMIT: Final = 10**308  # larger integers have no float: they are kept as JSON
+
+
 def typed_value(value: Any) -> tuple[str, float | None, str | None]:
     """Return (value_type, num_value, text_value) for a JSON value."""
     if isinstance(value, bool):
         return "b", float(value), None
-    if isinstance(value, int | float):
-        return "n", float(value), None
+    if isinstance(value, int) and abs(value) < _FLOAT_LIMIT:
+        # An integer keeps its digits in text_value (unused by numbers), so it reads back
+        # as 121, not 121.0, and exactly past 2**53; comparisons use num_value as for floats.
+        return "n", float(value), str(value)
+    if isinstance(value, float):
+        return "n", value, None
     if isinstance(value, str):
         return "s", None, value
     return "j", None, json.dumps(value, ensure_ascii=False, separators=(",", ":"))

@@ -107,6 +107,7 @@ from citysmart.hub.models import Attribute, Entity, EntityType
 from citysmart.hub.ngsi_ld.codec import expanded_name, expanded_type, row_instance, stored_name
 from citysmart.hub.ngsi_ld.codec import stored_type as _stored_type
 from citysmart.hub.ngsi_ld.context import ActiveContext
+from citysmart.hub.ngsi_ld.driver_sizes import SizeCache
 from citysmart.hub.ngsi_ld.geo import (
     GeoQuery,
     GeoQueryError,
@@ -138,6 +139,7 @@ from citysmart.hub.ngsi_ld.render import render_entity
 
 CHUNK: Final = 500  # ids per IN (...) and per Python check
 DRIVER_CAP: Final = 2000  # a conjunct matching fewer entities drives a SQLite query
+_SIZES: Final = SizeCache()  # recent driver sizes (they steer plans, never answers)
 SHORT_TEXT: Final = 256  # text values indexed by ix_attribute_attribute_text_value
 _SCAN_MIN: Final = 200
 _SCAN_MAX: Final = 5000
@@ -1298,17 +1300,27 @@ def with_driver(session: Session, compiler: Compiler, spec: QuerySpec) -> Compil
     A correlated EXISTS tested once per entity in id order is fast when matches are dense
     and a full scan when they are rare. A conjunct with few matches is compiled as
     ``id IN (...)`` instead, read through an index first. Sizes are counted in the
-    indexes, capped, in one query (on both databases).
+    indexes, capped, in one query (on both databases), and remembered for a few seconds
+    (``driver_sizes.py``).
     """
     candidates = compiler.drivers(spec)
     if not candidates or any(s.ids for s in spec.selectors):
         return compiler
-    counts = [
-        select(func.count()).select_from(ids.limit(DRIVER_CAP).subquery()).scalar_subquery()
-        for _, ids in candidates
-    ]
-    sizes = session.execute(select(*counts)).one()
-    size, index = min((int(n), i) for i, n in enumerate(sizes))
+    # The bind tells databases and tenants apart; repr names a conjunct by its content.
+    keys = [(id(session.get_bind()), repr(key)) for key, _ in candidates]
+    sizes = [_SIZES.get(k) for k in keys]
+    todo = [i for i, n in enumerate(sizes) if n is None]
+    if todo:
+        counts = [
+            select(func.count())
+            .select_from(candidates[i][1].limit(DRIVER_CAP).subquery())
+            .scalar_subquery()
+            for i in todo
+        ]
+        for i, n in zip(todo, session.execute(select(*counts)).one(), strict=True):
+            sizes[i] = int(n)
+            _SIZES.put(keys[i], int(n))
+    size, index = min((n, i) for i, n in enumerate(sizes) if n is not None)
     return replace(compiler, driver=candidates[index][0]) if size < DRIVER_CAP else compiler
 
 

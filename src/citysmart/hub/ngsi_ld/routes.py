@@ -34,6 +34,9 @@ _TENANT = TENANT_HEADER.lower().encode()
 class NgsiLdPaths:
     """Serve ``/ngsi-ld/v1/entities/`` as ``/ngsi-ld/v1/entities``; echo ``NGSILD-Tenant``.
 
+    A retrieval the asynchronous reader can serve is answered here, before the app's other
+    middleware (``read_routes.retrieve_at_the_edge``).
+
     Clients such as ngsildclient POST to collection URLs with a trailing slash; a redirect
     would make them send the body twice, and ``/entities/{id}`` would read it as an empty id.
     A response to a request for a tenant names that tenant (clause 6.3.14).
@@ -52,7 +55,8 @@ class NgsiLdPaths:
             scope = dict(scope, path=path[:-1], raw_path=scope.get("raw_path", b"").rstrip(b"/"))
         tenant = next((v for k, v in scope.get("headers", []) if k == _TENANT), None)
         if tenant is None:
-            await self.app(scope, receive, send)
+            if not await read_routes.retrieve_at_the_edge(scope, receive, send, PREFIX):
+                await self.app(scope, receive, send)
             return
 
         async def send_with_tenant(message: Message) -> None:
