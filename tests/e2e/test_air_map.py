@@ -368,6 +368,23 @@ def coloured_share(png: bytes) -> float:
     return float((chroma > 60).mean())
 
 
+# The contrast ratio (WCAG 2) of each marker's text on its fill, computed in the page.
+CONTRAST_OF_MARKERS = """() => {
+  const luminance = (css) => {
+    const [r, g, b] = css.match(/[\\d.]+/g).slice(0, 3).map(Number).map((v) => {
+      const c = v / 255;
+      return c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+    });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  return [...document.querySelectorAll(".air-marker-body")].map((node) => {
+    const style = getComputedStyle(node);
+    const [a, b] = [luminance(style.color), luminance(style.backgroundColor)];
+    return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+  });
+}"""
+
+
 def surface_drawn(page: Page, hour: str, pollutant: str) -> None:
     """Wait until the surface image on the map is the given hour's and has loaded."""
     page.wait_for_function(
@@ -428,6 +445,14 @@ def test_the_map_grades_sensors_in_words_and_draws_the_surface(
         row = page.locator(f'#sensors tr[data-sensor="{STALE.entity}"]')
         expect(row).to_have_class(re.compile(r"\bis-stale\b"))
         expect(row).to_contain_text(f"Stale since {kst(stale['last_seen'])}")
+
+        # Grade words stay readable on their colours (WCAG AA: 4.5:1 for small text).
+        ratios = page.evaluate(CONTRAST_OF_MARKERS)
+        assert len(ratios) == len(SENSORS)
+        assert min(ratios) >= 4.5, f"marker text contrast {ratios}"
+        # Icon-only buttons carry names.
+        for name in ("Previous hour", "Next hour", "Latest"):
+            expect(page.get_by_role("button", name=name, exact=True)).to_have_count(1)
 
         hours = server.hours
         expect(page.locator("#status")).to_contain_text(
