@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-import pytest
+from collections.abc import Iterator
 
+import pytest
+from fastapi.testclient import TestClient
+
+from citysmart.core.config import Settings
 from citysmart.hub.runtime import HubRuntime
+from citysmart.portal.app import create_app
+from citysmart.services.air import SERVICE
 from citysmart.services.air.areas import city_grid
 from citysmart.services.air.grid import Grid
 from tests.services.air.factories import clear_air_tables
@@ -21,3 +27,13 @@ def air_runtime(runtime: HubRuntime) -> HubRuntime:
 def coarse_grid() -> Grid:
     """Sejong's map grid at 800 m: the tests check figures, not resolution."""
     return city_grid(800.0)
+
+
+@pytest.fixture
+def air_client(settings: Settings, air_runtime: HubRuntime) -> Iterator[TestClient]:
+    """An HTTP client on the app with the air service mounted (its jobs not started)."""
+    app = create_app(
+        settings, services=[SERVICE], runtime=air_runtime, start_mqtt=False, migrate=False
+    )
+    with TestClient(app) as test_client:
+        yield test_client

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import struct
+import zlib
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 from sqlalchemy import text
 
 from citysmart.hub.registry import register_device, upsert_entity
@@ -99,3 +102,26 @@ def store_readings(
                 readings.append(Reading(name, round(t * 1e6), value, None, "n", UNITS[name]))
         t += step_s
     return runtime.ingestor.store_readings(entity_id, device_id, readings)
+
+
+def decode_png(data: bytes) -> tuple[np.ndarray, list[tuple[int, int, int]], bytes]:
+    """Decode an 8-bit indexed PNG (every CRC checked): indices, palette, alpha."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    chunks: dict[bytes, bytes] = {}
+    position = 8
+    while position < len(data):
+        (length,) = struct.unpack(">I", data[position : position + 4])
+        kind = data[position + 4 : position + 8]
+        body = data[position + 8 : position + 8 + length]
+        (crc,) = struct.unpack(">I", data[position + 8 + length : position + 12 + length])
+        assert crc == zlib.crc32(kind + body) & 0xFFFFFFFF
+        chunks[kind] = chunks.get(kind, b"") + body
+        position += 12 + length
+    width, height, depth, colour_type = struct.unpack(">IIBB", chunks[b"IHDR"][:10])
+    assert (depth, colour_type) == (8, 3)
+    raw = np.frombuffer(zlib.decompress(chunks[b"IDAT"]), dtype=np.uint8)
+    rows = raw.reshape(height, width + 1)
+    assert (rows[:, 0] == 0).all()
+    plte = chunks[b"PLTE"]
+    colours = [tuple(plte[i : i + 3]) for i in range(0, len(plte), 3)]
+    return rows[:, 1:], colours, chunks[b"tRNS"]  # type: ignore[return-value]
