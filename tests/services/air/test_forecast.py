@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from citysmart.core.paths import data_dir
 from citysmart.services.air.forecast import (
     AreaSeries,
     ForecastModel,
@@ -30,11 +31,11 @@ from citysmart.services.air.forecast_evaluation import (
     load_beijing_series,
 )
 
-BEIJING = Path(__file__).resolve().parents[3] / "data" / "beijing-multisite-air-quality"
+BEIJING = data_dir() / "beijing-multisite-air-quality"
 START = np.datetime64("2024-01-01T00", "h")
 HOURS = 24 * 42
 TRAIN_HOURS = 24 * 32
-ROUNDS = 40  # a quick fit keeps the suite fast; the skill tests still need it to learn
+ROUNDS = 25  # a quick fit keeps the suite fast; the skill tests still need it to learn
 
 
 def synthetic_series(seed: int = 1) -> AreaSeries:

@@ -19,6 +19,7 @@ import click
 import numpy as np
 from numpy.typing import NDArray
 
+from citysmart.core.paths import data_dir
 from citysmart.services.air.forecast import (
     POLLUTANTS,
     climatology_forecast,
@@ -307,10 +308,10 @@ def format_report(result: dict[str, Any]) -> str:
 @click.command("evaluate-forecast")
 @click.option(
     "--data",
-    "data_dir",
-    required=True,
+    "folder",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Folder of the Beijing multi-site CSV files.",
+    default=None,
+    help="Folder of the Beijing multi-site CSV files [default: the shipped copy].",
 )
 @click.option(
     "--split",
@@ -339,7 +340,7 @@ def format_report(result: dict[str, Any]) -> str:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def evaluate_forecast_command(
-    data_dir: Path,
+    folder: Path | None,
     split: dt.datetime,
     stations: str | None,
     start: dt.datetime | None,
@@ -351,7 +352,7 @@ def evaluate_forecast_command(
     chosen = None if stations is None else tuple(s.strip() for s in stations.split(",") if s)
     try:
         result = evaluate_forecast(
-            data_dir,
+            folder or data_dir() / "beijing-multisite-air-quality",
             split=split.date(),
             stations=chosen,
             start=None if start is None else start.date(),
@@ -361,3 +362,7 @@ def evaluate_forecast_command(
     except (FileNotFoundError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(json.dumps(result, ensure_ascii=False) if as_json else format_report(result))
+
+
+if __name__ == "__main__":
+    evaluate_forecast_command()
