@@ -112,15 +112,25 @@ def serve(host: str, port: int, no_mqtt: bool, workers: int) -> None:
 
 @main.command()
 def worker() -> None:
-    """Run MQTT ingest (several workers share the subscription) and its NGSI-LD notifier."""
+    """Run MQTT ingest, its NGSI-LD notifier and the services' scheduled jobs.
+
+    Several workers share the MQTT subscription; each job runs once per period across
+    them (see citysmart.core.jobs). CITYSMART_RUN_JOBS=0 leaves the jobs to others.
+    """
     import signal
     import threading
+
+    from citysmart.core.jobs import jobs_setting
 
     runtime = _runtime()
     if runtime.settings.embedded_mqtt:
         raise click.ClickException("a worker needs a broker: set CITYSMART_MQTT_URL")
     runtime.start_events()
     runtime.start_mqtt()
+    if jobs_setting() is not False:
+        runner = runtime.start_jobs()
+        names = ", ".join(j.name for j in runner.jobs) or "none"
+        click.echo(f"hub worker running jobs: {names}")
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     signal.signal(signal.SIGINT, lambda *_: done.set())
@@ -134,7 +144,11 @@ def worker() -> None:
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--interval", default=5.0, show_default=True, help="Seconds between readings.")
 def demo(host: str, port: int, interval: float) -> None:
-    """Seed Sejong, register devices, simulate them over MQTT, and serve the portal."""
+    """Seed Sejong, replay air data onto its sensors over MQTT, compute the map, serve the portal.
+
+    The fine-dust readings are Beijing's (UCI data set) replayed onto Sejong's sensor
+    positions, time-shifted to now, and labelled so; the services' jobs run in this process.
+    """
     from citysmart.sim.demo import run_demo
 
     run_demo(_settings(), host, port, interval)

@@ -70,12 +70,21 @@ class HubRuntime:
         if jobs_setting() is True:
             self.start_jobs()
 
-    def start_jobs(self, manifests: Sequence[ServiceManifest] | None = None) -> JobRunner:
-        """Start the services' jobs (once; every service's when ``manifests`` is None)."""
+    def start_jobs(
+        self, manifests: Sequence[ServiceManifest] | None = None, run_now: bool = False
+    ) -> JobRunner:
+        """Start the services' jobs (once; every service's when ``manifests`` is None).
+
+        ``run_now`` runs each job once in this thread first, so its results are there
+        when this returns (the demo's map before its URL is printed).
+        """
         if self.jobs is None:
             chosen = discover_services() if manifests is None else manifests
-            self.jobs = JobRunner(self.engine, [j for m in chosen for j in m.jobs], self)
-            self.jobs.start()
+            runner = JobRunner(self.engine, [j for m in chosen for j in m.jobs], self)
+            if run_now:
+                runner.run_now()
+            self.jobs = runner
+            runner.start()
         return self.jobs
 
     def start_mqtt(self) -> None:

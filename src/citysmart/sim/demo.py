@@ -1,8 +1,16 @@
-"""``citysmart demo``: Sejong's geography, simulated devices over MQTT, and the portal."""
+"""``citysmart demo``: Sejong's geography, devices over MQTT, the fine-dust map, and the portal.
+
+The fine-dust sensors replay real hourly series from Beijing (``sim/replay.py``: the UCI
+data set, time-shifted to now by month, day and hour), labelled as such everywhere; when
+that data cannot be read they fall back to the simulated model (``sim/model.py``),
+labelled "simulated". The last :data:`BACKFILL_HOURS` hours are stored at start and the
+services' jobs run once before the URL is printed, so the map's 48-hour slider is full.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import secrets
 import threading
 
@@ -11,24 +19,54 @@ import uvicorn
 
 from citysmart.core import accounts
 from citysmart.core.config import Settings
+from citysmart.core.jobs import jobs_setting
 from citysmart.hub.models import Device
 from citysmart.hub.registry import register_device, upsert_entity
 from citysmart.hub.runtime import HubRuntime
 from citysmart.hub.senml import Reading
 from citysmart.portal.app import create_app
 from citysmart.sim.geography import Area, Site, iot_sites, load_areas, reference_sites
-from citysmart.sim.model import UNITS, new_state, reading
-from citysmart.sim.publisher import DeviceFleet
+from citysmart.sim.model import UNITS, SiteState, new_state, reading
+from citysmart.sim.publisher import DeviceFleet, ReadingSource
+from citysmart.sim.replay import REPLAY_LABEL, SOURCE_URL, Replay, ReplayError, make_replay
 
+logger = logging.getLogger(__name__)
 OPERATOR = "operator"
-BACKFILL_HOURS = 24
+# 48 hours for the map's time slider, plus the hour the first of them needs for QC.
+BACKFILL_HOURS = 49
 BACKFILL_STEP = dt.timedelta(minutes=10)
 
 
-def seed(runtime: HubRuntime) -> tuple[list[Area], list[Site]]:
-    """Register Sejong's areas, the reference stations and the IoT sensors (idempotent)."""
+def sejong_sites() -> tuple[list[Area], list[Site]]:
+    """Return Sejong's areas and every device site (reference stations first)."""
     areas = load_areas()
-    sites = reference_sites() + iot_sites(areas)
+    return areas, reference_sites() + iot_sites(areas)
+
+
+def site_properties(site: Site, replay: Replay | None) -> dict[str, object]:
+    """Return what the hub keeps of a site: kind, area, and where its readings come from."""
+    properties: dict[str, object] = {
+        "reference": site.reference,
+        "simulated": True,
+        "areaCode": site.area_code,
+        # The nominal interval the air service counts hourly capture against: the
+        # backfill's; live readings come faster, which only raises capture.
+        "reportingIntervalS": BACKFILL_STEP.total_seconds(),
+    }
+    if replay is not None:
+        station = replay.station_of(site)
+        properties["dataSource"] = REPLAY_LABEL
+        properties["replayedFrom"] = (
+            f"Beijing {station.name} station, same month-day-hour of 2016-17 ({SOURCE_URL})"
+        )
+    else:
+        properties["dataSource"] = "simulated"
+    return properties
+
+
+def seed(runtime: HubRuntime, replay: Replay | None = None) -> tuple[list[Area], list[Site]]:
+    """Register Sejong's areas, the reference stations and the IoT sensors (idempotent)."""
+    areas, sites = sejong_sites()
     with runtime.sessions.begin() as session:
         for area in areas:
             upsert_entity(
@@ -40,11 +78,7 @@ def seed(runtime: HubRuntime) -> tuple[list[Area], list[Site]]:
                 area.geometry,
             )
         for site in sites:
-            properties = {
-                "reference": site.reference,
-                "simulated": True,
-                "areaCode": site.area_code,
-            }
+            properties = site_properties(site, replay)
             location = {"type": "Point", "coordinates": [site.lon, site.lat]}
             if session.get(Device, site.device_id) is None:
                 register_device(
@@ -62,28 +96,58 @@ def seed(runtime: HubRuntime) -> tuple[list[Area], list[Site]]:
     return areas, sites
 
 
-def backfill(runtime: HubRuntime, sites: list[Site]) -> int:
-    """Store the last day of simulated readings so that charts have a history."""
-    end = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
-    steps = int(dt.timedelta(hours=BACKFILL_HOURS) / BACKFILL_STEP)
+def simulated_source() -> ReadingSource:
+    """Return the simulated model as a reading source (one state per site)."""
+    states: dict[str, SiteState] = {}
+
+    def values(site: Site, when: dt.datetime) -> dict[str, float]:
+        state = states.get(site.device_id)
+        if state is None:
+            state = states[site.device_id] = new_state(site.area_code, site.device_id + "-history")
+        return reading(state, when, site.reference)
+
+    return values
+
+
+def backfill(
+    runtime: HubRuntime,
+    sites: list[Site],
+    source: ReadingSource | None = None,
+    hours: int = BACKFILL_HOURS,
+    end: dt.datetime | None = None,
+) -> int:
+    """Store the last ``hours`` of readings (to now) so that the map and charts have a history."""
+    source = source or simulated_source()
+    end = end or dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
+    steps = int(dt.timedelta(hours=hours) / BACKFILL_STEP)
     stored = 0
     for site in sites:
-        state = new_state(site.area_code, site.device_id + "-history")
         readings = []
         for step in range(steps, 0, -1):
             when = end - step * BACKFILL_STEP
             micros = int(when.timestamp() * 1_000_000)
-            for name, value in reading(state, when, site.reference).items():
+            for name, value in source(site, when).items():
                 readings.append(Reading(name, micros, value, None, "n", UNITS[name]))
         stored += runtime.ingestor.store_readings(site.entity_id, site.device_id, readings)
     return stored
+
+
+def load_replay() -> Replay | None:
+    """Return the replay of Beijing's series onto Sejong's sites, or None if unreadable."""
+    areas, sites = sejong_sites()
+    try:
+        return make_replay(areas, sites)
+    except (OSError, ReplayError) as exc:
+        logger.warning("cannot replay Beijing's data (%s): readings will be simulated", exc)
+        return None
 
 
 def run_demo(settings: Settings, host: str, port: int, interval: float) -> None:
     """Seed, start the hub and the simulated fleet, and serve until interrupted."""
     runtime = HubRuntime.create(settings)
     runtime.migrate()
-    areas, sites = seed(runtime)
+    replay = load_replay()
+    areas, sites = seed(runtime, replay)
     password = secrets.token_urlsafe(12)
     with runtime.sessions.begin() as session:
         try:
@@ -92,9 +156,18 @@ def run_demo(settings: Settings, host: str, port: int, interval: float) -> None:
             accounts.create_user(session, OPERATOR, "operator", password, actor="demo")
         else:
             accounts.set_password(session, OPERATOR, password, actor="demo")
-    stored = backfill(runtime, sites)
+    stored = backfill(runtime, sites, replay.values if replay is not None else None)
+    hours_ready = 0
+    if jobs_setting() is not False:
+        # The hourly air job computes the backfilled hours now: the map is ready at start.
+        runner = runtime.start_jobs(run_now=True)
+        hours_ready = _map_hours(runtime)
+        if any(s.failures for s in runner.stats.values()):
+            logger.warning("a job failed at start: %s", runner.stats)
     app = create_app(settings, runtime=runtime, start_mqtt=True, migrate=False)
-    fleet = DeviceFleet(sites, settings.effective_mqtt_url, interval)
+    fleet = DeviceFleet(
+        sites, settings.effective_mqtt_url, interval, replay.values if replay else None
+    )
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
 
     def start_fleet_when_ready() -> None:
@@ -112,9 +185,11 @@ def run_demo(settings: Settings, host: str, port: int, interval: float) -> None:
                     "(KOSTAT 2018),",
                     f"  {sum(s.reference for s in sites)} AirKorea reference sites and "
                     f"{sum(not s.reference for s in sites)} low-cost sensors in 9 pilot areas.",
-                    f"  Readings are SIMULATED (not measured); {stored} stored for the last "
-                    f"{BACKFILL_HOURS} h, new ones every {interval:g} s over MQTT "
-                    f"({settings.effective_mqtt_url}).",
+                    *_readings_lines(replay),
+                    f"  {stored} readings stored for the last {BACKFILL_HOURS} h, new ones every "
+                    f"{interval:g} s over MQTT ({settings.effective_mqtt_url}).",
+                    f"  Fine-dust map: {url}air ({hours_ready} hours computed; "
+                    "the hourly job adds each new hour)",
                     f"  Open {url} and the hub explorer at {url}hub/explorer",
                     f"  Sign in as an operator: user '{OPERATOR}', password '{password}'",
                     "  Stop with Ctrl+C.",
@@ -127,3 +202,29 @@ def run_demo(settings: Settings, host: str, port: int, interval: float) -> None:
         server.run()
     finally:
         fleet.stop()
+
+
+def _readings_lines(replay: Replay | None) -> list[str]:
+    """Say plainly where the demo's readings come from."""
+    if replay is None:
+        return ["  Readings are SIMULATED (not measured): Beijing's data could not be read."]
+    return [
+        f"  Fine-dust readings are REPLAYED: {REPLAY_LABEL}.",
+        "  Each pilot area replays one Beijing station (UCI data set, 2016-17) at the same",
+        "  month, day and hour as now (KST); sensor bias, humidity effect and noise are simulated.",
+    ]
+
+
+def _map_hours(runtime: HubRuntime) -> int:
+    """Count the hours the fine-dust map has (0 without the air service's tables)."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        with runtime.engine.connect() as conn:
+            count = conn.execute(
+                text("SELECT count(DISTINCT hour) FROM air_map_hour WHERE status = 'ok'")
+            ).scalar()
+    except SQLAlchemyError:
+        return 0
+    return int(count or 0)

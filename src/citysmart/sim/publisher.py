@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import logging
 import threading
+from collections.abc import Callable
 from urllib.parse import urlparse
 
 import paho.mqtt.client as mqtt
@@ -16,13 +17,25 @@ from citysmart.sim.geography import Site
 from citysmart.sim.model import SiteState, new_state, reading, senml_pack
 
 logger = logging.getLogger(__name__)
+# A site's reading set at an instant (the demo's replay of real series, for one).
+ReadingSource = Callable[[Site, dt.datetime], dict[str, float]]
 
 
 class DeviceFleet:
-    """Publish a reading from every site each ``interval_s`` seconds."""
+    """Publish a reading from every site each ``interval_s`` seconds.
 
-    def __init__(self, sites: list[Site], broker_url: str, interval_s: float = 5.0) -> None:
-        self.sites, self.interval_s = sites, interval_s
+    Readings come from ``source`` when given (an empty set is not sent), else from the
+    simulated model of ``sim.model``.
+    """
+
+    def __init__(
+        self,
+        sites: list[Site],
+        broker_url: str,
+        interval_s: float = 5.0,
+        source: ReadingSource | None = None,
+    ) -> None:
+        self.sites, self.interval_s, self.source = sites, interval_s, source
         parts = urlparse(broker_url)
         self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 1883
         self.states: dict[str, SiteState] = {
@@ -54,7 +67,12 @@ class DeviceFleet:
         while not self._stop.is_set():
             now = dt.datetime.now(dt.UTC)
             for site in self.sites:
-                values = reading(self.states[site.device_id], now, site.reference)
+                if self.source is not None:
+                    values = self.source(site, now)
+                    if not values:
+                        continue
+                else:
+                    values = reading(self.states[site.device_id], now, site.reference)
                 payload = json.dumps(senml_pack(site.device_id, values, now))
                 self.clients[site.device_id].publish(device_topic(site.device_id), payload, qos=1)
                 self.published += 1

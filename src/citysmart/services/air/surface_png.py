@@ -60,8 +60,9 @@ def palette(pollutant: Pollutant | str) -> list[tuple[int, int, int]]:
 def colour_indices(values: npt.ArrayLike, pollutant: Pollutant | str) -> UInt8Array:
     """Return each value's palette index (0 for NaN): its grade and its shade within the grade.
 
-    Grades follow :func:`grades.grade` (concentrations truncated to whole µg/m³). The top
-    band has no upper edge; its shades span as wide a range as the band below it.
+    Grades follow :func:`grades.grade` (concentrations truncated to whole µg/m³). Shades
+    span each band's range (the top band's up to the scale's end: 500 µg/m³ of PM2.5,
+    600 of PM10), so a very polluted hour still shows where it is worst.
     """
     bands = TABLES[("kr", as_pollutant(pollutant))]
     x = np.asarray(values, dtype=np.float64)
@@ -70,7 +71,7 @@ def colour_indices(values: npt.ArrayLike, pollutant: Pollutant | str) -> UInt8Ar
     starts = np.array([b.lo for b in bands])
     level = np.clip(np.searchsorted(starts[1:], whole, side="right"), 0, len(bands) - 1)
     lo = starts[level]
-    widths = np.array([b.hi - b.lo + 1 for b in bands[:-1]] + [bands[-2].hi - bands[-2].lo + 1])
+    widths = np.array([b.hi - b.lo + 1 for b in bands])
     position = np.clip((whole - lo) / widths[level], 0.0, 1.0)
     shade = np.minimum((position * SHADES).astype(np.int64), SHADES - 1)
     index = 1 + level * SHADES + shade
