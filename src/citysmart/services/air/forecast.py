@@ -12,17 +12,20 @@ from __future__ import annotations
 
 import datetime as dt
 import pickle
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 from sklearn.ensemble import HistGradientBoostingRegressor  # type: ignore[import-untyped]
+from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from citysmart.services.air.forecast_features import (
     HOUR,
     POLLUTANTS,
     AreaSeries,
+    FeatureTable,
     FloatArray,
     build_features,
     last_observed,
@@ -96,6 +99,13 @@ class AreaForecast:
     upper: float
 
 
+def _one_thread() -> AbstractContextManager[object]:
+    # each tree's work is small here; OpenMP threads spin-wait for it, and on a shared
+    # two-core machine that made fits two to four times slower (measured) than one thread
+    limits: AbstractContextManager[object] = threadpool_limits(limits=1, user_api="openmp")
+    return limits
+
+
 def _regressor(
     loss: str, quantile: float | None, max_iter: int, random_state: int
 ) -> HistGradientBoostingRegressor:
@@ -114,11 +124,11 @@ def _regressor(
 
 
 def _training_rows(
-    series: AreaSeries, horizon: int, train_end: int
+    n_areas: int, horizon: int, train_end: int
 ) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
     # every target hour must lie before train_end, so no later value reaches the fit
     origins = np.arange(max(train_end - horizon, 0))
-    grid_o, grid_a = np.meshgrid(origins, np.arange(len(series.areas)), indexing="ij")
+    grid_o, grid_a = np.meshgrid(origins, np.arange(n_areas), indexing="ij")
     return grid_o.ravel(), grid_a.ravel()
 
 
@@ -128,6 +138,54 @@ def _log(values: FloatArray) -> FloatArray:
 
 def _unlog(values: FloatArray) -> FloatArray:
     return np.expm1(values)
+
+
+@dataclass(frozen=True)
+class _FitSettings:
+    train_end: int
+    calibration_start: int
+    interval: float
+    max_iter: int
+    random_state: int
+
+
+def _fit_horizon(
+    values: FloatArray, table: FeatureTable, horizon: int, settings: _FitSettings
+) -> HorizonModel:
+    origins, areas = _training_rows(values.shape[1], horizon, settings.train_end)
+    future = values[origins + horizon, areas]
+    anchor = table.anchor[origins, areas]
+    keep = np.isfinite(future) & np.isfinite(anchor)
+    if keep.sum() < 100:
+        raise ValueError(f"too little data to fit +{horizon} h: {int(keep.sum())} rows")
+    origins, future, anchor = origins[keep], future[keep], anchor[keep]
+    features = table.rows(origins, areas[keep])
+    log_change = _log(future) - _log(anchor)
+    # split conformal: the quantile models learn on the earlier hours, and the later ones
+    # measure how far outside their band the truth falls, which sets the widening
+    calibrate = origins >= settings.calibration_start
+    learn = origins + horizon < settings.calibration_start
+    if calibrate.sum() < 50 or learn.sum() < 50:
+        learn = calibrate = np.ones(origins.size, dtype=bool)
+    tail = (1.0 - settings.interval) / 2.0
+    low, high = (
+        _regressor("quantile", q, settings.max_iter, settings.random_state).fit(
+            features[learn], log_change[learn]
+        )
+        for q in (tail, 1.0 - tail)
+    )
+    scores = np.maximum(
+        low.predict(features[calibrate]) - log_change[calibrate],
+        log_change[calibrate] - high.predict(features[calibrate]),
+    )
+    level = min(1.0, settings.interval * (1.0 + 1.0 / scores.size))
+    change = _regressor("squared_error", None, settings.max_iter, settings.random_state)
+    return HorizonModel(
+        change=change.fit(features, future - anchor),
+        log_low=low,
+        log_high=high,
+        log_widening=float(np.quantile(scores, level)),
+    )
 
 
 def fit_forecast_model(
@@ -148,56 +206,33 @@ def fit_forecast_model(
     if horizons < 1:
         raise ValueError(f"horizons must be at least 1, got {horizons}")
     end = series.hours if train_end is None else _row_before(series, train_end)
+    settings = _FitSettings(
+        train_end=end,
+        calibration_start=int(end * (1.0 - calibration_fraction)),
+        interval=interval,
+        max_iter=max_iter,
+        random_state=random_state,
+    )
     weather_names = tuple(sorted(series.weather))
-    tail = (1.0 - interval) / 2.0
-    calibration_start = int(end * (1.0 - calibration_fraction))
     models: dict[tuple[str, int], HorizonModel] = {}
     feature_names: tuple[str, ...] = ()
-    for pollutant in POLLUTANTS:
-        table = build_features(
-            series,
-            pollutant,
-            tz_offset_hours=tz_offset_hours,
-            max_age_hours=max_age_hours,
-            weather_names=weather_names,
-        )
-        feature_names = table.names
-        values = series.values(pollutant)
-        for horizon in range(1, horizons + 1):
-            origins, areas = _training_rows(series, horizon, end)
-            future = values[origins + horizon, areas]
-            anchor = table.anchor[origins, areas]
-            keep = np.isfinite(future) & np.isfinite(anchor)
-            if keep.sum() < 100:
-                raise ValueError(
-                    f"too little data to fit {pollutant} +{horizon} h: {int(keep.sum())} rows"
-                )
-            origins, areas, future, anchor = origins[keep], areas[keep], future[keep], anchor[keep]
-            features = table.rows(origins, areas)
-            log_change = _log(future) - _log(anchor)
-            # split conformal: the quantile models learn on the earlier hours and the later
-            # ones measure how far outside their band the truth falls, which sets the widening
-            calibrate = origins >= calibration_start
-            learn = origins + horizon < calibration_start
-            if calibrate.sum() < 50 or learn.sum() < 50:
-                learn = calibrate = np.ones(origins.size, dtype=bool)
-            low = _regressor("quantile", tail, max_iter, random_state)
-            high = _regressor("quantile", 1.0 - tail, max_iter, random_state)
-            low.fit(features[learn], log_change[learn])
-            high.fit(features[learn], log_change[learn])
-            scores = np.maximum(
-                low.predict(features[calibrate]) - log_change[calibrate],
-                log_change[calibrate] - high.predict(features[calibrate]),
+    with _one_thread():
+        for pollutant in POLLUTANTS:
+            table = build_features(
+                series,
+                pollutant,
+                tz_offset_hours=tz_offset_hours,
+                max_age_hours=max_age_hours,
+                weather_names=weather_names,
             )
-            level = min(1.0, interval * (1.0 + 1.0 / scores.size))
-            models[(pollutant, horizon)] = HorizonModel(
-                change=_regressor("squared_error", None, max_iter, random_state).fit(
-                    features, future - anchor
-                ),
-                log_low=low,
-                log_high=high,
-                log_widening=float(np.quantile(scores, level)),
-            )
+            feature_names = table.names
+            for horizon in range(1, horizons + 1):
+                try:
+                    models[(pollutant, horizon)] = _fit_horizon(
+                        series.values(pollutant), table, horizon, settings
+                    )
+                except ValueError as exc:
+                    raise ValueError(f"{pollutant}: {exc}") from exc
     return ForecastModel(
         horizons=horizons,
         interval=interval,
@@ -214,6 +249,18 @@ def _row_before(series: AreaSeries, time: np.datetime64 | dt.datetime) -> int:
     return int(np.clip((hour - series.times[0]) // HOUR, 0, series.hours))
 
 
+def _predict_horizon(
+    fitted: HorizonModel, anchor: FloatArray, features: FloatArray
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    # concentrations are never negative, whatever the change model says
+    point = np.maximum(anchor + fitted.change.predict(features), 0.0)
+    log_anchor, widen = _log(anchor), fitted.log_widening
+    low = _unlog(log_anchor + fitted.log_low.predict(features) - widen)
+    high = _unlog(log_anchor + fitted.log_high.predict(features) + widen)
+    # quantile models fitted apart can cross each other or the mean: keep them ordered
+    return point, np.minimum(low, point), np.maximum(high, point)
+
+
 def predict(
     model: ForecastModel, series: AreaSeries, origins: NDArray[np.intp]
 ) -> dict[str, ForecastSet]:
@@ -222,35 +269,31 @@ def predict(
     n_areas = len(series.areas)
     grid_o, grid_a = np.meshgrid(origins, np.arange(n_areas), indexing="ij")
     flat_o, flat_a = grid_o.ravel(), grid_a.ravel()
-    shape = (origins.size, n_areas, model.horizons)
     result: dict[str, ForecastSet] = {}
-    for pollutant in POLLUTANTS:
-        table = build_features(
-            series,
-            pollutant,
-            tz_offset_hours=model.tz_offset_hours,
-            max_age_hours=model.max_age_hours,
-            weather_names=model.weather_names,
-        )
-        anchor = table.anchor[flat_o, flat_a]
-        known = np.isfinite(anchor)
-        features = table.rows(flat_o[known], flat_a[known])
-        point, lower, upper = (np.full(shape, np.nan) for _ in range(3))
-        for horizon in range(1, model.horizons + 1):
-            mid, low, high = (np.full(flat_o.size, np.nan) for _ in range(3))
+    with _one_thread():
+        for pollutant in POLLUTANTS:
+            table = build_features(
+                series,
+                pollutant,
+                tz_offset_hours=model.tz_offset_hours,
+                max_age_hours=model.max_age_hours,
+                weather_names=model.weather_names,
+            )
+            anchor = table.anchor[flat_o, flat_a]
+            known = np.isfinite(anchor)
+            features = table.rows(flat_o[known], flat_a[known])
+            # flat rows (origin-major, area-minor) x horizons, NaN where no anchor exists
+            outputs = [np.full((flat_o.size, model.horizons), np.nan) for _ in range(3)]
             if known.any():
-                fitted = model.models[(pollutant, horizon)]
-                base, widen = anchor[known], fitted.log_widening
-                # concentrations are never negative, whatever the change model says
-                mid[known] = np.maximum(base + fitted.change.predict(features), 0.0)
-                low[known] = _unlog(_log(base) + fitted.log_low.predict(features) - widen)
-                high[known] = _unlog(_log(base) + fitted.log_high.predict(features) + widen)
-            grid = (origins.size, n_areas)
-            point[:, :, horizon - 1] = mid.reshape(grid)
-            # quantile models fitted apart can cross each other or the mean: keep them ordered
-            lower[:, :, horizon - 1] = np.fmin(low, mid).reshape(grid)
-            upper[:, :, horizon - 1] = np.fmax(high, mid).reshape(grid)
-        result[pollutant] = ForecastSet(point=point, lower=lower, upper=upper)
+                for horizon in range(1, model.horizons + 1):
+                    fitted = model.models[(pollutant, horizon)]
+                    parts = _predict_horizon(fitted, anchor[known], features)
+                    for out, part in zip(outputs, parts, strict=True):
+                        out[known, horizon - 1] = part
+            point, lower, upper = (
+                out.reshape(origins.size, n_areas, model.horizons) for out in outputs
+            )
+            result[pollutant] = ForecastSet(point=point, lower=lower, upper=upper)
     return result
 
 
