@@ -27,7 +27,7 @@ from citysmart.hub.queries import latest_values
 from citysmart.services.air import store
 from citysmart.services.air.areas import PILOT_AREA_CODES, bounds, city_grid, load_areas
 from citysmart.services.air.grades import Grade, grade
-from citysmart.services.air.models import AirHourly, AirMapHour, AirSensor
+from citysmart.services.air.models import AirMapHour, AirSensor
 from citysmart.services.air.opendata import ExportRow, export_csv, export_geojson
 from citysmart.services.air.pipeline import VARIABLES, draw_surface
 from citysmart.services.air.qc import stale_sensors
@@ -78,10 +78,11 @@ def _hour(value: str) -> dt.datetime:
 def _map_row(session: SessionDep, hour: str, pollutant: Pollutant) -> AirMapHour:
     """Return the map of an hour ("latest" = the newest) or a 404 problem."""
     if hour.strip().lower() == "latest":
-        rows = [r for r in store.map_hours(session, 1) if r.pollutant == pollutant.value]
-        if not rows:
+        newest = [r.hour for r in store.map_hours(session, 1) if r.pollutant == pollutant.value]
+        found = store.read_map(session, newest[-1], pollutant.value) if newest else None
+        if found is None:
             raise Problem(404, "No map yet", "no hour has been computed yet; try again later")
-        return rows[-1]
+        return found
     when = _hour(hour)
     row = store.read_map(session, when, pollutant.value)
     if row is None or row.status != "ok":
@@ -472,7 +473,7 @@ def _period(
 
 def _export_rows(session: SessionDep, start: dt.datetime, end: dt.datetime) -> list[ExportRow]:
     sensors = {s.id: s for s in store.stored_sensors(session)}
-    grouped: dict[tuple[dt.datetime, str], dict[str, AirHourly]] = {}
+    grouped: dict[tuple[dt.datetime, str], dict[str, Any]] = {}
     for row in store.hourly_between(session, start, end):
         grouped.setdefault((row.hour, row.sensor_id), {})[row.variable] = row
     rows = []

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
-from sqlalchemy import BigInteger, Float, delete, func, insert, select, type_coerce
+from sqlalchemy import BigInteger, Float, Row, delete, func, insert, select, type_coerce
 from sqlalchemy.orm import Session
 
 from citysmart.hub.models import Device, Entity, Observation
@@ -397,22 +397,26 @@ def _by_hour(
 # --- what the API reads --------------------------------------------------------------------
 
 
-def map_hours(session: Session, limit: int) -> list[AirMapHour]:
-    """Return the newest ``limit`` hours' map rows with a drawn map (both pollutants)."""
+def map_hours(session: Session, limit: int) -> list[Row[Any]]:
+    """Return (hour, pollutant, computed_at) of the newest ``limit`` hours with a drawn map.
+
+    Oldest first; the maps' inputs are not read (a map is read whole by :func:`read_map`).
+    """
+    m = AirMapHour
     newest = (
-        select(AirMapHour.hour)
-        .where(AirMapHour.status == "ok")
-        .group_by(AirMapHour.hour)
-        .order_by(AirMapHour.hour.desc())
+        select(m.hour)
+        .where(m.status == "ok")
+        .group_by(m.hour)
+        .order_by(m.hour.desc())
         .limit(limit)
         .subquery()
     )
     stmt = (
-        select(AirMapHour)
-        .where(AirMapHour.hour.in_(select(newest.c.hour)), AirMapHour.status == "ok")
-        .order_by(AirMapHour.hour)
+        select(m.hour, m.pollutant, m.computed_at)
+        .where(m.hour.in_(select(newest.c.hour)), m.status == "ok")
+        .order_by(m.hour, m.pollutant)
     )
-    return list(session.scalars(stmt))
+    return list(session.execute(stmt))
 
 
 def read_map(session: Session, hour: dt.datetime, pollutant: str) -> AirMapHour | None:
@@ -479,13 +483,14 @@ def area_series(
     )
 
 
-def hourly_between(session: Session, start: dt.datetime, end: dt.datetime) -> list[AirHourly]:
-    """Return every hourly row in ``[start, end)``, by hour and sensor."""
+def hourly_between(session: Session, start: dt.datetime, end: dt.datetime) -> list[Row[Any]]:
+    """Return every hourly row in ``[start, end)``, by hour and sensor (plain rows: fast)."""
+    h = AirHourly.__table__.c
     return list(
-        session.scalars(
-            select(AirHourly)
-            .where(AirHourly.hour >= start, AirHourly.hour < end)
-            .order_by(AirHourly.hour, AirHourly.sensor_id, AirHourly.variable)
+        session.execute(
+            select(AirHourly.__table__)
+            .where(h.hour >= start, h.hour < end)
+            .order_by(h.hour, h.sensor_id, h.variable)
         )
     )
 
