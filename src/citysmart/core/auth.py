@@ -38,7 +38,10 @@ def get_db(request: Request) -> Iterator[Session]:
         record_token_use(session)
 
 
-SessionDep = Annotated[Session, Depends(get_db)]
+# "function" scope: the commit happens before the response is sent. The default ("request")
+# would send 201 first and commit after, so a client could act on a write not yet stored
+# (or never stored, if the commit fails).
+SessionDep = Annotated[Session, Depends(get_db, scope="function")]
 
 
 def csrf_token(request: Request) -> str:

@@ -172,8 +172,8 @@ def in_read_session(
         return work(request, session, *args, **kwargs)
 
 
-ReadDb = Annotated[Session, Depends(read_session)]
-WriteDb = Annotated[Session, Depends(write_session)]
+ReadDb = Annotated[Session, Depends(read_session, scope="function")]  # as SessionDep
+WriteDb = Annotated[Session, Depends(write_session, scope="function")]
 
 
 # --- access ------------------------------------------------------------------------------------

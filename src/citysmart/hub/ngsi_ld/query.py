@@ -76,6 +76,7 @@ hold. String order is code-point order (``COLLATE "C"`` on PostgreSQL), as in Py
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 import typing
 import weakref
@@ -103,6 +104,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from citysmart.core.geo import EARTH_RADIUS_M
 from citysmart.hub.models import Attribute, Entity, EntityType
 from citysmart.hub.ngsi_ld.codec import expanded_name, expanded_type, row_instance, stored_name
 from citysmart.hub.ngsi_ld.codec import stored_type as _stored_type
@@ -111,6 +113,7 @@ from citysmart.hub.ngsi_ld.driver_sizes import SizeCache
 from citysmart.hub.ngsi_ld.geo import (
     GeoQuery,
     GeoQueryError,
+    Georel,
     bounding_box,
     matches,
     parse_geoquery,
@@ -140,6 +143,7 @@ from citysmart.hub.ngsi_ld.render import render_entity
 CHUNK: Final = 500  # ids per IN (...) and per Python check
 DRIVER_CAP: Final = 2000  # a conjunct matching fewer entities drives a SQLite query
 _SIZES: Final = SizeCache()  # recent driver sizes (they steer plans, never answers)
+NEAR_SHELL_M: Final = 0.01  # near: distances this close to the limit are decided in Python
 SHORT_TEXT: Final = 256  # text values indexed by ix_attribute_attribute_text_value
 _SCAN_MIN: Final = 200
 _SCAN_MAX: Final = 5000
@@ -1064,6 +1068,12 @@ class Compiler:
         prefilter = self.rows(name, _box_condition(query), query)
         if self.postgis:
             return Bounds.exactly(and_(prefilter, _postgis_condition(query, name)))
+        near = _near_points(query) if self.dialect.postgresql else None
+        if near is not None:
+            sure, possible = near
+            box = _box_condition(query)
+            high = self.rows(name, and_(box, possible), query)
+            return Bounds(self.rows(name, and_(box, sure)), high)
         return Bounds(false(), prefilter)
 
 
@@ -1079,6 +1089,36 @@ def _box_condition(query: GeoQuery) -> Condition:
         a.max_lon >= min_lon,
         a.min_lat <= max_lat,
         a.max_lat >= min_lat,
+    )
+
+
+def _near_points(query: GeoQuery) -> tuple[Condition, Condition] | None:
+    """Return (surely matches, may match) of a near query on point locations, in SQL.
+
+    A GeoProperty whose box is one point is that point: its great-circle distance is
+    computed in SQL as ``geo.matches`` does in Python. Only a shell of NEAR_SHELL_M either
+    side of the distance is left to Python, so floating-point differences cannot decide.
+    """
+    if query.georel is not Georel.NEAR:
+        return None
+    a = Attribute.__table__.c
+    lon, lat = query.coordinates[0], query.coordinates[1]
+    dlat = func.radians(a.min_lat - lat) / 2
+    dlon = func.radians(a.min_lon - lon) / 2
+    h = func.power(func.sin(dlat), 2) + math.cos(math.radians(lat)) * func.cos(
+        func.radians(a.min_lat)
+    ) * func.power(func.sin(dlon), 2)
+    distance = 2 * EARTH_RADIUS_M * func.asin(func.sqrt(func.least(h, 1.0)))
+    point = and_(a.min_lon == a.max_lon, a.min_lat == a.max_lat)
+    if query.max_distance is not None:
+        limit = query.max_distance
+        return and_(point, distance <= limit - NEAR_SHELL_M), or_(
+            not_(point), distance <= limit + NEAR_SHELL_M
+        )
+    assert query.min_distance is not None
+    limit = query.min_distance
+    return and_(point, distance >= limit + NEAR_SHELL_M), or_(
+        not_(point), distance >= limit - NEAR_SHELL_M
     )
 
 
