@@ -277,6 +277,11 @@ def format_report(result: dict[str, Any]) -> str:
         f"Areas: {len(result['areas'])} Beijing stations ({', '.join(result['areas'])})",
         f"Train (UTC): {result['train_hours_utc'][0]} .. {result['train_hours_utc'][1]};"
         f" test (UTC): {result['test_hours_utc'][0]} .. {result['test_hours_utc'][1]}",
+        "Model: gradient boosting per horizon on the change from the latest reading;"
+        f" {pct}% interval from quantile models, conformally widened.",
+        "Persistence: the latest reading repeated. Climatology: each station's mean for the"
+        " hour of day over the training period only.",
+        "Skill: 1 - model RMSE / persistence RMSE. All methods are scored on the same forecasts.",
         "",
     ]
     for pollutant, rows in result["pollutants"].items():
