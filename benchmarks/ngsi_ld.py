@@ -314,12 +314,14 @@ def raw_sql(kind: str, name: str) -> str:
         f" ORDER BY e.id LIMIT {PAGE}) {page}",
         "geo_ids": f"SELECT e.id FROM {geo_from} WHERE {_GEO_WHERE} ORDER BY e.id",
         # update: the current value, its history row and the entity's modifiedAt.
-        "patch_attribute": "UPDATE attribute SET num_value = %s, observed_at = %s,"
-        " modified_at = %s WHERE entity_id = %s AND attribute = %s AND dataset_id = ''",
+        # An integer keeps its digits in text_value, as the store writes it (codec.typed_value).
+        "patch_attribute": "UPDATE attribute SET num_value = %s, text_value = %s,"
+        " observed_at = %s, modified_at = %s"
+        " WHERE entity_id = %s AND attribute = %s AND dataset_id = ''",
         "patch_history": "INSERT INTO observation (entity_id, attribute, observed_at,"
-        " dataset_id, num_value, value_type, meta) VALUES (%s, %s, %s, '', %s, 'n',"
-        f" %s{json_cast}) ON CONFLICT (entity_id, attribute, observed_at, dataset_id)"
-        " DO UPDATE SET num_value = excluded.num_value",
+        " dataset_id, num_value, text_value, value_type, meta) VALUES (%s, %s, %s, '', %s,"
+        f" %s, 'n', %s{json_cast}) ON CONFLICT (entity_id, attribute, observed_at, dataset_id)"
+        " DO UPDATE SET num_value = excluded.num_value, text_value = excluded.text_value",
         "patch_entity": "UPDATE entity SET modified_at = %s WHERE id = %s",
         # temporal: avg and max per hour of one attribute over the range.
         "temporal": (
@@ -702,10 +704,14 @@ async def _raw_op(job: dict[str, Any]) -> tuple[Any, _Op, Any]:
         if name == "patch":
             eid = entity_id(2 * rng.randrange(max(1, population // 2)))
             now = db_time(kind, dt.datetime.now(dt.UTC))
-            value = float(rng.randint(0, 200))
+            spots = rng.randint(0, 200)
+            value, digits = float(spots), str(spots)
             return [
-                (raw_sql(kind, "patch_attribute"), (value, now, now, eid, names["spots"])),
-                (raw_sql(kind, "patch_history"), (eid, names["spots"], now, value, meta)),
+                (
+                    raw_sql(kind, "patch_attribute"),
+                    (value, digits, now, now, eid, names["spots"]),
+                ),
+                (raw_sql(kind, "patch_history"), (eid, names["spots"], now, value, digits, meta)),
                 (raw_sql(kind, "patch_entity"), (now, eid)),
             ]
         if name == "temporal":

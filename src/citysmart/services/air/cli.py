@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from citysmart.core.paths import data_dir
+from citysmart.services.air.forecast_evaluation import evaluate_forecast_command
 
 DEFAULT_SEED = 2016
 
@@ -149,3 +150,6 @@ def _row(method: str, scores: object) -> str:
         return f"{value:>8.2f}" if value is not None else f"{'-':>8}"
 
     return f"{method:<14}{cell('rmse')}{cell('mae')}{cell('r2')}{scores['count']:>8}"
+
+
+air.add_command(evaluate_forecast_command)
