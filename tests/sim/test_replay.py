@@ -15,6 +15,7 @@ from citysmart.core.config import Settings
 from citysmart.hub.runtime import HubRuntime
 from citysmart.portal.app import create_app
 from citysmart.services.air import SERVICE
+from citysmart.services.air.areas import city_grid
 from citysmart.services.air.jobs import floor_hour, run_hourly
 from citysmart.sim.demo import BACKFILL_STEP, backfill, seed, sejong_sites
 from citysmart.sim.geography import PILOT_AREA_CODES
@@ -29,7 +30,6 @@ from citysmart.sim.replay import (
     beijing_folder,
     fill_gaps,
     load_stations,
-    make_replay,
     replay_index,
 )
 from tests.services.air.factories import clear_air_tables
@@ -78,7 +78,7 @@ def test_now_replays_the_same_month_day_and_hour_of_beijings_year() -> None:
 
 
 def test_each_pilot_area_replays_its_own_station_and_stations_replay_their_area(
-    replay: Replay,
+    replay: Replay, stations: list[Station]
 ) -> None:
     areas, sites = sejong_sites()
     by_area: dict[str, set[str]] = {}
@@ -92,7 +92,7 @@ def test_each_pilot_area_replays_its_own_station_and_stations_replay_their_area(
     areum = next(s for s in sites if s.reference and abs(s.lat - 36.51212) < 1e-6)
     assert replay.station_of(areum).name in by_area["2901059"]
     # The same assignment every run.
-    again = make_replay(areas, sites)
+    again = Replay(assign_stations(areas, sites, stations))
     assert all(again.station_of(s).name == replay.station_of(s).name for s in sites)
 
 
@@ -152,7 +152,7 @@ def test_the_demo_seeds_labelled_replayed_sensors_and_its_map_says_so(
     now = floor_hour(dt.datetime.now(dt.UTC)) + dt.timedelta(minutes=5)
     stored = backfill(runtime, chosen, replay.values, hours=3, end=now)
     assert stored > 0
-    run_hourly(runtime, now, max_hours=2)
+    run_hourly(runtime, now, city_grid(800.0), max_hours=2)
     app = create_app(settings, services=[SERVICE], runtime=runtime, start_mqtt=False, migrate=False)
     with TestClient(app) as client:
         body = client.get("/api/v1/air/map").json()

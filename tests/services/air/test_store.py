@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
-import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from fastapi.testclient import TestClient
-from sqlalchemy import func, inspect, select, text
+from sqlalchemy import func, insert, inspect, select, text
 
 import citysmart.hub.ngsi_ld.tables  # noqa: F401  (register the hub's tables)
 from citysmart.core.db import Base, make_engine
 from citysmart.core.migrate import downgrade, upgrade
+from citysmart.hub.models import Entity
 from citysmart.hub.registry import upsert_entity
 from citysmart.hub.runtime import HubRuntime
 from citysmart.services.air import store
@@ -25,28 +22,10 @@ from citysmart.services.air.grid import Grid
 from citysmart.services.air.jobs import floor_hour, run_hourly
 from citysmart.services.air.models import AIR_TABLES, AirHourly, AirMapHour, AirSensor
 from citysmart.services.air.pipeline import VARIABLES, compute_hours
-from tests.conftest import POSTGRES_URL, unavailable
 from tests.services.air.factories import add_sensor, point_in, steady, store_readings
 
 NOW = dt.datetime(2026, 11, 25, 9, 10, tzinfo=dt.UTC)
 HOUR = dt.timedelta(hours=1)
-
-
-def _fresh_database(kind: str, tmp_path: Path) -> Iterator[str]:
-    if kind == "sqlite":
-        yield f"sqlite:///{tmp_path / 'air.db'}"
-        return
-    admin_url = POSTGRES_URL.replace("postgresql+psycopg://", "postgresql://")
-    name = f"citysmart_air_{uuid.uuid4().hex[:10]}"
-    try:
-        admin = psycopg.connect(admin_url, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as exc:
-        unavailable("PostgreSQL", str(exc).strip())
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    yield admin_url.rsplit("/", 1)[0] + f"/{name}"
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _schema_diff(url: str) -> list[object]:
@@ -63,42 +42,40 @@ def _schema_diff(url: str) -> list[object]:
         engine.dispose()
 
 
-@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def test_migration_0005_builds_the_models_and_goes_back(kind: str, tmp_path: Path) -> None:
-    for url in _fresh_database(kind, tmp_path):
-        engine = make_engine(url)
-        try:
-            upgrade(engine)
-            assert _schema_diff(url) == []
-            with engine.begin() as conn:
-                conn.execute(
-                    text(
-                        "INSERT INTO entity (id, type, properties, created_at, modified_at) "
-                        "VALUES ('urn:ngsi-ld:AirQualityObserved:1', 'AirQualityObserved', "
-                        "'{}', :t, :t)"
-                    ),
-                    {"t": 0 if kind == "sqlite" else NOW},
-                )
-                conn.execute(
-                    AirSensor.__table__.insert(),  # type: ignore[attr-defined]
-                    [
-                        {
-                            "id": "urn:ngsi-ld:AirQualityObserved:1", "name": "one",
-                            "kind": "lowcost", "rated_rh_max": 90.0, "interval_s": 60.0,
-                            "lon": 127.2, "lat": 36.5, "source": "measured", "updated_at": NOW,
-                        }
-                    ],
-                )  # fmt: skip
-            downgrade(engine, "0004")
-            with engine.connect() as conn:
-                tables = set(inspect(conn).get_table_names())
-                assert not set(AIR_TABLES) & tables
-                # The hub's data stays: only what the air service derived is dropped.
-                assert conn.execute(text("SELECT count(*) FROM entity")).scalar() == 1
-            upgrade(engine)
-            assert _schema_diff(url) == []
-        finally:
-            engine.dispose()
+def test_migration_0005_builds_the_models_and_goes_back(database_url: str) -> None:
+    # On the run's migrated database (at head): down to 0004 and up again, in place.
+    engine = make_engine(database_url)
+    try:
+        assert _schema_diff(database_url) == []
+        with engine.begin() as conn:
+            conn.execute(
+                insert(Entity),
+                [
+                    {
+                        "id": "urn:ngsi-ld:AirQualityObserved:1",
+                        "type": "AirQualityObserved",
+                        "properties": {},
+                        "created_at": NOW,
+                        "modified_at": NOW,
+                    }
+                ],
+            )
+            conn.execute(
+                insert(AirSensor),
+                [{"id": "urn:ngsi-ld:AirQualityObserved:1", "name": "one", "kind": "lowcost",
+                  "rated_rh_max": 90.0, "interval_s": 60.0, "lon": 127.2, "lat": 36.5,
+                  "source": "measured", "updated_at": NOW}],
+            )  # fmt: skip
+        downgrade(engine, "0004")
+        with engine.connect() as conn:
+            tables = set(inspect(conn).get_table_names())
+            assert not set(AIR_TABLES) & tables
+            # The hub's data stays: only what the air service derived is dropped.
+            assert conn.execute(text("SELECT count(*) FROM entity")).scalar() == 1
+    finally:
+        upgrade(engine)  # leave the shared database at head whatever happened
+        engine.dispose()
+    assert _schema_diff(database_url) == []
 
 
 def test_readings_come_from_the_hub_within_the_window_and_default_instances_only(

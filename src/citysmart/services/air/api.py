@@ -66,11 +66,12 @@ def _instant(name: str, value: str) -> dt.datetime:
 def _hour(value: str) -> dt.datetime:
     """Parse an hour given as its start (``2026-11-25T07:00:00Z`` or with an offset)."""
     when = _instant("hour", value)
-    if when.minute or when.second or when.microsecond:
+    start = _floor(when)
+    if when != start:
         raise Problem(
             400,
             "Invalid hour",
-            f"hour {value!r} is not the start of an hour (use e.g. {isoformat(when.replace(minute=0, second=0, microsecond=0))})",  # noqa: E501
+            f"hour {value!r} is not the start of an hour (use e.g. {isoformat(start)})",
         )
     return when
 
@@ -326,7 +327,7 @@ def read_series(
     area: str | None = Query(None, description="An area's code"),
     hours: int = Query(
         24, description=f"How many hours back from the latest (1 to {MAX_SERIES_HOURS})"
-    ),  # noqa: E501
+    ),
 ) -> dict[str, Any]:
     """Return one point per hour, newest last; values are null where capture was under 75 %."""
     if (sensor is None) == (area is None):
