@@ -5,12 +5,15 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from citysmart.core.service import ServiceManifest
-from citysmart.services.air import api, pages
+from citysmart.services.air import alert_routes, api, pages, report_routes
 from citysmart.services.air.cli import air
 from citysmart.services.air.jobs import JOBS
+from citysmart.services.air.notify import ALERT_JOBS
 
 router = APIRouter()
 router.include_router(api.router)
+router.include_router(alert_routes.router)
+router.include_router(report_routes.router)
 router.include_router(pages.router)
 
 SERVICE = ServiceManifest(
@@ -18,7 +21,7 @@ SERVICE = ServiceManifest(
     title="Fine dust",
     description="Hourly fine-dust map of Sejong from IoT sensors and AirKorea stations.",
     router=router,
-    jobs=JOBS,
+    jobs=(*JOBS, *ALERT_JOBS),
     entity_types=("AirQualityObserved",),
     pages=(pages.PAGE,),
     commands=air,

@@ -32,7 +32,7 @@ from citysmart.core.time import utcnow
 from citysmart.hub.ngsi_ld import entity_ops, entity_store
 from citysmart.hub.ngsi_ld.codec import stored_name
 from citysmart.hub.ngsi_ld.model import AttributeInstance, EntityFragment
-from citysmart.services.air import store
+from citysmart.services.air import alert_store, store
 from citysmart.services.air.areas import city_grid, load_areas
 from citysmart.services.air.calibration import (
     MIN_POINTS,
@@ -121,6 +121,7 @@ def run_hourly(
         results = compute_hours(readings, sensors, chunk_start, chunk_end, grid, fits)
         with context.sessions.begin() as session:
             store.save_results(session, results, computed_at=utcnow())
+            alert_store.evaluate_alerts(session, [r.hour for r in results])
         report.entities_written += publish_entities(context, sensors, results)
         report.hours.extend(r.hour for r in results)
         chunk_start = chunk_end
