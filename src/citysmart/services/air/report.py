@@ -8,7 +8,8 @@ be checked by hand):
 
 - Months and days are calendar months and days in the city's time zone (Asia/Seoul):
   the report of 2026-11 covers 2026-11-01 00:00 KST to 2026-12-01 00:00 KST. A month in
-  progress is reported up to the end of the latest computed hour (``complete`` false).
+  progress is reported up to the end of the latest computed hour (``complete`` false);
+  in a month that has ended, hours never computed count as not graded.
 - Grades are Korea's (``grades.grade``) of the area's hourly mean; an hour without a
   mean is ``ungraded``. The overall grade is the worse of PM10 and PM2.5 where at least
   one is graded (as AirKorea's CAI takes the pollutants it has).

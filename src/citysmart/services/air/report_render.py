@@ -193,48 +193,50 @@ def report_csv(report: MonthlyReport, table: Table = "summary") -> str:
 
 # --- charts ----------------------------------------------------------------------------
 
-_W, _H = 640, 220
+_W, _WIDE, _H = 640, 1000, 220
 _LEFT, _RIGHT, _TOP, _BOTTOM = 48, 12, 16, 36
 _FONT = 'font-family="system-ui, sans-serif" font-size="11" fill="#333"'
 
 
-def _nice_top(value: float) -> float:
-    """Return a round axis top at or above ``value``."""
+def nice_axis(value: float) -> tuple[float, list[float]]:
+    """Return a round axis top at or above ``value`` and its ticks (3 to 6 round steps)."""
     if value <= 0:
-        return 10.0
-    step = 10 ** math.floor(math.log10(value))
-    for factor in (1, 2, 2.5, 5, 10):
-        if factor * step >= value:
-            return float(factor * step)
-    return float(10 * step)
+        return 10.0, [0.0, 5.0, 10.0]
+    rough = value / 5
+    power = 10 ** math.floor(math.log10(rough))
+    step = next(f * power for f in (1, 2, 2.5, 5, 10) if f * power >= rough)
+    count = math.ceil(value / step - 1e-9)
+    return count * step, [k * step for k in range(count + 1)]
 
 
-def _svg_open(chart_id: str, title: str, desc: str) -> list[str]:
+def _svg_open(chart_id: str, title: str, desc: str, width: int) -> list[str]:
     """Start an SVG with its accessible title and description."""
     return [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_W} {_H}" width="100%" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {_H}" width="100%" '
         f'role="img" aria-labelledby="{chart_id}-t {chart_id}-d" class="report-chart">',
         f'<title id="{chart_id}-t">{escape(title)}</title>',
         f'<desc id="{chart_id}-d">{escape(desc)}</desc>',
     ]
 
 
-def _axes(top: float, days: int, unit: str, ticks: Sequence[float]) -> list[str]:
+def _axes(top: float, days: int, unit: str, ticks: Sequence[float], width: int) -> list[str]:
     """Draw the y gridlines with labels and the x axis with day numbers."""
     plot_h = _H - _TOP - _BOTTOM
     parts = []
     for tick in ticks:
         y = _TOP + plot_h * (1 - tick / top)
         parts.append(
-            f'<line x1="{_LEFT}" y1="{y:.1f}" x2="{_W - _RIGHT}" y2="{y:.1f}" '
+            f'<line x1="{_LEFT}" y1="{y:.1f}" x2="{width - _RIGHT}" y2="{y:.1f}" '
             'stroke="#E3E6EA" stroke-width="1"/>'
         )
         parts.append(
             f'<text x="{_LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" {_FONT}>{tick:g}</text>'
         )
     base = _TOP + plot_h
-    parts.append(f'<line x1="{_LEFT}" y1="{base}" x2="{_W - _RIGHT}" y2="{base}" stroke="#666"/>')
-    step = (_W - _LEFT - _RIGHT) / max(days, 1)
+    parts.append(
+        f'<line x1="{_LEFT}" y1="{base}" x2="{width - _RIGHT}" y2="{base}" stroke="#666"/>'
+    )
+    step = (width - _LEFT - _RIGHT) / max(days, 1)
     for day in range(1, days + 1):
         if day == 1 or day % 5 == 0:
             x = _LEFT + step * (day - 0.5)
@@ -242,7 +244,7 @@ def _axes(top: float, days: int, unit: str, ticks: Sequence[float]) -> list[str]
                 f'<text x="{x:.1f}" y="{base + 14}" text-anchor="middle" {_FONT}>{day}</text>'
             )
     parts.append(
-        f'<text x="{(_LEFT + _W - _RIGHT) / 2:.0f}" y="{_H - 4}" text-anchor="middle" '
+        f'<text x="{(_LEFT + width - _RIGHT) / 2:.0f}" y="{_H - 4}" text-anchor="middle" '
         f"{_FONT}>day of month · 일</text>"
     )
     parts.append(
@@ -278,16 +280,15 @@ def daily_chart(stats: PollutantStats, area: AreaReport, chart_id: str, days_in_
     """Draw a pollutant's daily means (line), the previous month's (dashed), and the standard."""
     label = POLLUTANT_LABELS[stats.pollutant]
     valid = [d.mean for d in (*stats.daily, *stats.previous_daily) if d.valid]
-    top = _nice_top(max([stats.standard_24h * 1.2, *valid]))
-    ticks = [top * k / 4 for k in range(5)]
+    top, ticks = nice_axis(max([stats.standard_24h * 1.2, *valid]))
     above = ", ".join(d.isoformat() for d in stats.exceedance_days) or "none"
     desc = (
         f"Daily mean {label} in {area.name_en}: month mean {number(stats.mean)} µg/m³, "
         f"previous month {number(stats.previous_mean)} µg/m³; 24-hour standard "
         f"{stats.standard_24h:g} µg/m³; days above: {above}."
     )
-    parts = _svg_open(chart_id, f"{label} daily mean, {area.name_en} · {area.name_ko}", desc)
-    parts += _axes(top, days_in_month, f"{label} µg/m³", ticks)
+    parts = _svg_open(chart_id, f"{label} daily mean, {area.name_en} · {area.name_ko}", desc, _W)
+    parts += _axes(top, days_in_month, f"{label} µg/m³", ticks, _W)
     plot_h = _H - _TOP - _BOTTOM
     y_std = _TOP + plot_h * (1 - stats.standard_24h / top)
     parts.append(
@@ -296,7 +297,8 @@ def daily_chart(stats: PollutantStats, area: AreaReport, chart_id: str, days_in_
     )
     parts.append(
         f'<text x="{_W - _RIGHT - 4}" y="{y_std - 5:.1f}" text-anchor="end" '
-        f'font-family="system-ui, sans-serif" font-size="11" fill="#C62828">'
+        'font-family="system-ui, sans-serif" font-size="11" fill="#C62828" '
+        'stroke="#FFFFFF" stroke-width="3" paint-order="stroke">'
         f"24-h standard · 일평균 기준 {stats.standard_24h:g}</text>"
     )
     previous, _ = _series_path(stats.previous_daily, top, days_in_month)
@@ -335,13 +337,12 @@ def grade_hours_chart(area: AreaReport, chart_id: str, days_in_month: int) -> st
         f"{BANDS[k].label_en} ({BANDS[k].label_ko}) {totals[k]} h" for k in GRADE_KEYS
     )
     desc += f", not graded {area.overall_ungraded} h."
-    parts = _svg_open(
-        chart_id, f"Overall grade hours per day, {area.name_en} · {area.name_ko}", desc
-    )
+    title = f"Overall grade hours per day, {area.name_en} · {area.name_ko}"
+    parts = _svg_open(chart_id, title, desc, _WIDE)
     top = 24.0
-    parts += _axes(top, days_in_month, "hours · 시간", [0, 6, 12, 18, 24])
+    parts += _axes(top, days_in_month, "hours · 시간", [0, 6, 12, 18, 24], _WIDE)
     plot_h = _H - _TOP - _BOTTOM
-    step = (_W - _LEFT - _RIGHT) / days_in_month
+    step = (_WIDE - _LEFT - _RIGHT) / days_in_month
     width = max(step * 0.75, 1.0)
     for k, (day, counts) in enumerate(area.daily_overall):
         y = float(_TOP + plot_h)

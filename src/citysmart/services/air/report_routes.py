@@ -59,8 +59,14 @@ def source_label(sources: list[str]) -> str:
     return "; ".join(labelled) + ("; measured" if "measured" in sources else "")
 
 
-def build_report(session: SessionDep, month: Month, timezone: str) -> MonthlyReport:
-    """Read the month (and the one before, and the 12 months to it) and compute the report."""
+def build_report(
+    session: SessionDep, month: Month, timezone: str, now: dt.datetime
+) -> MonthlyReport:
+    """Read the month (and the one before, and the 12 months to it) and compute the report.
+
+    A month that has ended is reported whole (hours never computed count as not graded);
+    the month in progress up to the end of the latest computed hour.
+    """
     tz = ZoneInfo(timezone)
     start, month_end = month.start(tz), month.next().start(tz)
     first, latest = report_store.computed_range(session)
@@ -74,7 +80,7 @@ def build_report(session: SessionDep, month: Month, timezone: str) -> MonthlyRep
             400, "No data for this month", f"no computed map in {month} ({timezone}); {known}"
         )
     assert latest is not None
-    end = min(month_end, latest + _HOUR)
+    end = month_end if now >= month_end else min(month_end, latest + _HOUR)
     origin = timeline_start(month, tz)
     total = int((end - origin) / _HOUR)
     means: dict[tuple[str, str], FloatArray] = {}
@@ -137,8 +143,9 @@ def read_report(
     if table not in TABLE_NAMES:
         raise Problem(400, "Unknown table", f"table {table!r}: use {', '.join(TABLE_NAMES)}")
     timezone = request.app.state.settings.timezone
-    chosen = _month(month, ZoneInfo(timezone), utcnow())
-    report = build_report(session, chosen, timezone)
+    now = utcnow()
+    chosen = _month(month, ZoneInfo(timezone), now)
+    report = build_report(session, chosen, timezone, now)
     if format == "csv":
         name = f"sejong-air-report-{chosen}-{table}.csv"
         return Response(
