@@ -17,6 +17,7 @@ import citysmart.hub.ngsi_ld.tables  # noqa: F401  (register the tables)
 from citysmart.core.db import Base, make_engine, make_sessionmaker
 from citysmart.core.events import EventBus
 from citysmart.core.migrate import downgrade, upgrade
+from citysmart.core.service import load_service_models
 from citysmart.hub.ingest import Ingestor
 from citysmart.hub.registry import register_device
 from citysmart.hub.senml import Reading
@@ -24,6 +25,7 @@ from tests.conftest import POSTGRES_URL, unavailable
 
 
 def test_migrated_schema_matches_the_models(database_url: str) -> None:
+    assert "citysmart.services.air.models" in load_service_models()
     engine = make_engine(database_url)
     try:
         with engine.connect() as conn:

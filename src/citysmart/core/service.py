@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import logging
 import pkgutil
 from collections.abc import Callable
@@ -48,6 +49,22 @@ class ServiceManifest:
     roles: dict[str, set[str]] = field(default_factory=dict)
     description: str = ""
     commands: click.Group | None = None  # mounted as ``citysmart <name> ...``
+
+
+def load_service_models() -> list[str]:
+    """Import every service's ``models`` module (its tables join ``Base.metadata``).
+
+    Migrations and the schema check need every table the models describe, whether or not
+    a service is enabled. Returns the modules imported.
+    """
+    package = importlib.import_module(SERVICES_PACKAGE)
+    loaded = []
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name):
+        name = f"{SERVICES_PACKAGE}.{info.name}.models"
+        if info.ispkg and importlib.util.find_spec(name) is not None:
+            importlib.import_module(name)
+            loaded.append(name)
+    return loaded
 
 
 def discover_services(enabled: set[str] | None = None) -> list[ServiceManifest]:

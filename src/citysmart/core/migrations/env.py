@@ -9,6 +9,9 @@ import citysmart.core.models
 import citysmart.hub.models
 import citysmart.hub.ngsi_ld.tables  # noqa: F401  (register the tables)
 from citysmart.core.db import Base
+from citysmart.core.service import load_service_models
+
+load_service_models()  # the services' tables, which their migrations create
 
 config = context.config
 target_metadata = Base.metadata
