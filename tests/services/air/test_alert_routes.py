@@ -8,12 +8,15 @@ run on real readings, puts the alert in the follower's inbox.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
+from citysmart.core.accounts import create_user
 from citysmart.core.config import Settings
 from citysmart.core.time import isoformat
 from citysmart.hub.runtime import HubRuntime
@@ -24,11 +27,13 @@ from citysmart.services.air.grid import Grid
 from citysmart.services.air.jobs import floor_hour, run_hourly
 from citysmart.services.air.models_alerts import AirFollow
 from citysmart.services.air.notify import AlertSettings, deliver_due
+from citysmart.services.air.report import Month
 from tests.factories import create_user_with_token
 from tests.services.air.factories import add_sensor, steady, store_readings
 from tests.services.air.test_alerts import DODAM, H0, HOUR, put_hours
 
 API = "/api/v1/air"
+PASSWORD = "correct horse battery"
 JOCHIWON = "2901011"
 
 
@@ -233,3 +238,72 @@ def test_the_hourly_job_puts_the_alert_in_the_inbox(
     [mine] = air_client.get(f"{API}/follows", headers=people["ana"]).json()["follows"]
     assert mine["raised"] is True
     assert mine["last_hour"] == isoformat(report.hours[-1])
+
+
+CSRF_FIELD = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+def signed_in(client: TestClient, runtime: HubRuntime, name: str, email: str | None) -> str:
+    """Sign in through the portal's form; return the page's CSRF token."""
+    with runtime.sessions.begin() as session:
+        create_user(session, name, "citizen", PASSWORD).email = email
+    form = {"username": name, "password": PASSWORD, "next": "/air/alerts"}
+    form["csrf"] = CSRF_FIELD.search(client.get("/signin").text).group(1)  # type: ignore[union-attr]
+    assert client.post("/signin", data=form, follow_redirects=False).status_code == 303
+    page = client.get("/air/alerts")
+    assert page.status_code == 200
+    return CSRF_FIELD.search(page.text).group(1)  # type: ignore[union-attr]
+
+
+def test_the_alerts_page_follows_unfollows_and_reads_without_script(
+    air_client: TestClient, air_runtime: HubRuntime
+) -> None:
+    anonymous = air_client.get("/air/alerts", follow_redirects=False)
+    assert anonymous.status_code == 303
+    assert anonymous.headers["location"] == "/signin?next=/air/alerts"
+    csrf = signed_in(air_client, air_runtime, "ana", "ana@example.org")
+    form = {"area": DODAM, "pollutant": "pm25", "level": "3", "email": "1"}
+    refused = air_client.post("/air/alerts/follows", data=form, follow_redirects=False)
+    assert refused.status_code == 403  # no CSRF token
+    made = air_client.post(
+        "/air/alerts/follows", data={**form, "csrf": csrf}, follow_redirects=False
+    )
+    assert made.status_code == 303
+    page = air_client.get("/air/alerts").text
+    assert "<script" not in page
+    assert "도담동" in page
+    assert "email" in page
+    assert "Armed." in page
+    bad = air_client.post(
+        "/air/alerts/follows", data={**form, "csrf": csrf, "webhook_url": "ftp://x.org/h"}
+    )
+    assert bad.status_code == 400
+    assert "must start with https://" in bad.text
+    [mine] = air_client.get(f"{API}/follows").json()["follows"]
+    assert mine["email"] is True
+    with air_runtime.sessions.begin() as session:
+        session.execute(update(AirFollow).values(created_at=H0 - HOUR))
+    put_hours(air_runtime, DODAM, {H0: AreaHour(30.0, 50.0)})
+    with air_runtime.sessions.begin() as session:
+        alert_store.evaluate_alerts(session, H0, now=H0 + HOUR)
+    page = air_client.get("/air/alerts").text
+    assert "1 unread" in page
+    assert "2026-11-20 09:00–10:00 KST" in page
+    assert "나쁨 · Unhealthy" in page
+    read = air_client.post("/air/alerts/read", data={"csrf": csrf}, follow_redirects=False)
+    assert read.status_code == 303
+    assert "0 unread" in air_client.get("/air/alerts").text
+    gone = air_client.post(
+        f"/air/alerts/follows/{mine['id']}/delete", data={"csrf": csrf}, follow_redirects=False
+    )
+    assert gone.status_code == 303
+    assert air_client.get(f"{API}/follows").json()["follows"] == []
+
+
+def test_the_report_page_opens_last_month(air_client: TestClient) -> None:
+    answer = air_client.get("/air/report", follow_redirects=False)
+    assert answer.status_code == 307
+    now = dt.datetime.now(ZoneInfo("Asia/Seoul"))
+    last = Month(now.year, now.month).previous()
+    assert answer.headers["location"] == f"/api/v1/air/report?month={last}&format=html"
+    assert 'href="/air/alerts"' in air_client.get("/air").text

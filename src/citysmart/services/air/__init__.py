@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from citysmart.core.service import ServiceManifest
-from citysmart.services.air import alert_routes, api, pages, report_routes
+from citysmart.services.air import alert_pages, alert_routes, api, pages, report_routes
 from citysmart.services.air.cli import air
 from citysmart.services.air.jobs import JOBS
 from citysmart.services.air.notify import ALERT_JOBS
@@ -15,6 +15,7 @@ router.include_router(api.router)
 router.include_router(alert_routes.router)
 router.include_router(report_routes.router)
 router.include_router(pages.router)
+router.include_router(alert_pages.router)
 
 SERVICE = ServiceManifest(
     name="air",
@@ -23,6 +24,6 @@ SERVICE = ServiceManifest(
     router=router,
     jobs=(*JOBS, *ALERT_JOBS),
     entity_types=("AirQualityObserved",),
-    pages=(pages.PAGE,),
+    pages=(pages.PAGE, alert_pages.PAGE, alert_pages.REPORT_PAGE),
     commands=air,
 )
