@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Row, func, select, update
+from sqlalchemy import Row, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from citysmart.core.models import User
@@ -41,6 +41,7 @@ logger = logging.getLogger(__name__)
 # resumes from there: older hours are history, not news).
 LOOKBACK = dt.timedelta(hours=48)
 _HOUR = dt.timedelta(hours=1)
+_CHUNK = 1000  # ids per IN (...)
 _BANDS = {band.level: band for band in TABLES[("kr", Pollutant.PM25)]}
 
 
@@ -267,15 +268,6 @@ def _area_hours(
     }
 
 
-def _first_hour(follow: AirFollow, oldest: dt.datetime) -> dt.datetime:
-    """Return the first hour a follow has yet to see (a new one starts at its creation's hour)."""
-    if follow.last_hour is not None:
-        first = follow.last_hour + _HOUR
-    else:
-        first = follow.created_at.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
-    return max(first, oldest)
-
-
 def evaluate_alerts(
     session: Session,
     hour: dt.datetime | Sequence[dt.datetime],
@@ -302,6 +294,57 @@ def evaluate_alerts(
     return report
 
 
+@dataclass(frozen=True)
+class _Follow:
+    """What the evaluation reads of a follow (plain rows: thousands are read each hour)."""
+
+    id: int
+    user_id: int
+    area_code: str
+    pollutant: str
+    level: int
+    webhook_url: str | None
+    email: bool
+    state: FollowState
+    created_at: dt.datetime
+
+
+def _due_follows(session: Session, newest: dt.datetime) -> list[_Follow]:
+    """Read the follows that have yet to see ``newest``."""
+    f = AirFollow
+    rows = session.execute(
+        select(
+            f.id, f.user_id, f.area_code, f.pollutant, f.level, f.webhook_url, f.email,
+            f.raised, f.raised_hour, f.below_hours, f.last_hour, f.created_at,
+        )
+        .where(f.last_hour.is_(None) | (f.last_hour < newest))
+        .order_by(f.id)
+    )  # fmt: skip
+    return [
+        _Follow(
+            r.id,
+            r.user_id,
+            r.area_code,
+            r.pollutant,
+            r.level,
+            r.webhook_url,
+            bool(r.email),
+            FollowState(bool(r.raised), r.raised_hour, r.below_hours, r.last_hour),
+            r.created_at,
+        )  # fmt: skip
+        for r in rows
+    ]
+
+
+def _first_hour(follow: _Follow, oldest: dt.datetime) -> dt.datetime:
+    """Return the first hour a follow has yet to see (a new one starts at its creation's hour)."""
+    if follow.state.last_hour is not None:
+        first = follow.state.last_hour + _HOUR
+    else:
+        first = follow.created_at.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
+    return max(first, oldest)
+
+
 def _evaluate(
     session: Session,
     newest: dt.datetime,
@@ -310,78 +353,54 @@ def _evaluate(
     report: AlertsReport,
 ) -> None:
     """Evaluate every follow up to ``newest`` (see :func:`evaluate_alerts`)."""
-    oldest = newest - LOOKBACK
-    follows = list(
-        session.scalars(
-            select(AirFollow)
-            .where((AirFollow.last_hour.is_(None)) | (AirFollow.last_hour < newest))
-            .order_by(AirFollow.id)
-        )
-    )
+    follows = _due_follows(session, newest)
     report.follows = len(follows)
     if not follows:
         return
+    oldest = newest - LOOKBACK
     starts = {f.id: _first_hour(f, oldest) for f in follows}
     hours = _area_hours(session, {f.area_code for f in follows}, min(starts.values()), newest)
-    names = areas_by_code()
-    source: str | None = None
-    emails: dict[int, str | None] = {}
+    # Follows whose state moved, grouped by their new state: one UPDATE per group (an hour
+    # moves thousands of follows to a handful of states).
+    changed: dict[tuple[bool, dt.datetime | None, int], list[int]] = {}
+    raised: list[tuple[_Follow, Alert]] = []
     for follow in follows:
-        state = FollowState(follow.raised, follow.raised_hour, follow.below_hours, follow.last_hour)
         seen = [(h, a) for h, a in hours[follow.area_code].items() if starts[follow.id] <= h]
         pollutant: AlertPollutant = follow.pollutant  # type: ignore[assignment]
-        state, alerts = run(state, seen, pollutant, follow.level, config.rearm_hours)
-        follow.raised, follow.raised_hour = state.raised, state.raised_hour
-        follow.below_hours = state.below_hours
-        follow.last_hour = max(newest, follow.last_hour or newest)
-        for alert in alerts:
-            if source is None:
-                source = data_source(session)
-            if follow.email and follow.user_id not in emails:
-                emails[follow.user_id] = user_email(session, follow.user_id)
-            area = names.get(follow.area_code)
-            area_public = {
-                "code": follow.area_code,
-                "name_ko": area.name_ko if area else follow.area_code,
-                "name_en": area.name_en if area else follow.area_code,
-            }
-            _raise(session, follow, alert, area_public, source, emails, now, config, report)
-    session.flush()
-
-
-def _raise(
-    session: Session,
-    follow: AirFollow,
-    alert: Alert,
-    area: dict[str, str],
-    source: str,
-    emails: dict[int, str | None],
-    now: dt.datetime,
-    config: AlertSettings,
-    report: AlertsReport,
-) -> None:
-    """Store one alert's notification and queue its deliveries."""
-    graded = alert.grade
-    notification = AirNotification(
-        user_id=follow.user_id,
-        follow_id=follow.id,
-        area_code=follow.area_code,
-        pollutant=follow.pollutant,
-        level=follow.level,
-        grade_pollutant=graded.pollutant.value,
-        grade_level=graded.level,
-        grade_key=graded.key,
-        value=float(alert.value),
-        hour=alert.hour,
-        created_at=now,
+        state, alerts = run(follow.state, seen, pollutant, follow.level, config.rearm_hours)
+        before = follow.state
+        if (state.raised, state.raised_hour, state.below_hours) != (
+            before.raised, before.raised_hour, before.below_hours,
+        ):  # fmt: skip
+            key = (state.raised, state.raised_hour, state.below_hours)
+            changed.setdefault(key, []).append(follow.id)
+        raised.extend((follow, alert) for alert in alerts)
+    for (is_raised, raised_hour, below_hours), ids in changed.items():
+        for first in range(0, len(ids), _CHUNK):
+            session.execute(
+                update(AirFollow)
+                .where(AirFollow.id.in_(ids[first : first + _CHUNK]))
+                .values(raised=is_raised, raised_hour=raised_hour, below_hours=below_hours)
+                .execution_options(synchronize_session=False)
+            )
+    session.execute(
+        update(AirFollow)
+        .where(
+            AirFollow.id <= follows[-1].id,
+            AirFollow.last_hour.is_(None) | (AirFollow.last_hour < newest),
+        )
+        .values(last_hour=newest)
+        .execution_options(synchronize_session=False)
     )
-    session.add(notification)
-    session.flush()
-    report.alerts += 1
-    report.notifications.append(notification.id)
-    payload = {
+    if raised:
+        _raise_all(session, raised, now, config, report)
+
+
+def _payload(follow: _Follow, alert: Alert, area: dict[str, str], source: str) -> dict[str, Any]:
+    """Return what a webhook posts and an email is written from."""
+    graded = alert.grade
+    return {
         "event": "air.alert",
-        "notification_id": notification.id,
         "area": area,
         "pollutant": follow.pollutant,
         "followed": _grade_public(follow.level),
@@ -400,29 +419,87 @@ def _raise(
         "link": f"/air?area={area['code']}",
         "source": source or "measured",
     }
-    # An hour that ended long ago (a catch-up after downtime) stays in the inbox only.
-    stale = alert.hour + _HOUR < now - dt.timedelta(hours=config.max_age_h)
-    targets: list[tuple[str, str]] = []
-    if follow.webhook_url:
-        targets.append(("webhook", follow.webhook_url))
-    address = emails.get(follow.user_id) if follow.email else None
-    if address:
-        targets.append(("email", address))
-    for channel, target in targets:
-        session.add(
-            AirAlertDelivery(
-                notification_id=notification.id,
-                channel=channel,
-                target=target,
-                payload=payload,
-                status="skipped" if stale else "pending",
-                attempts=0,
-                due_at=now,
-                last_error="the hour is too old to send (inbox only)" if stale else "",
-                created_at=now,
-            )
+
+
+def _raise_all(
+    session: Session,
+    raised: list[tuple[_Follow, Alert]],
+    now: dt.datetime,
+    config: AlertSettings,
+    report: AlertsReport,
+) -> None:
+    """Store the alerts' notifications and queue their deliveries (bulk inserts)."""
+    names = areas_by_code()
+    source = data_source(session)
+    wanting_email = sorted({f.user_id for f, _ in raised if f.email})
+    emails: dict[int, str] = {}
+    if wanting_email:
+        rows = session.execute(
+            select(User.id, User.email).where(User.id.in_(wanting_email), User.email.is_not(None))
         )
-        report.deliveries += 1
+        emails = {uid: email for uid, email in rows if email}
+    notes = [
+        {
+            "user_id": follow.user_id,
+            "follow_id": follow.id,
+            "area_code": follow.area_code,
+            "pollutant": follow.pollutant,
+            "level": follow.level,
+            "grade_pollutant": alert.grade.pollutant.value,
+            "grade_level": alert.grade.level,
+            "grade_key": alert.grade.key,
+            "value": float(alert.value),
+            "hour": alert.hour,
+            "created_at": now,
+        }
+        for follow, alert in raised
+    ]
+    ids = list(
+        session.scalars(
+            insert(AirNotification).returning(AirNotification.id, sort_by_parameter_order=True),
+            notes,
+        )
+    )
+    report.alerts += len(ids)
+    report.notifications.extend(ids)
+    deliveries: list[dict[str, Any]] = []
+    for notification_id, (follow, alert) in zip(ids, raised, strict=True):
+        targets: list[tuple[str, str]] = []
+        if follow.webhook_url:
+            targets.append(("webhook", follow.webhook_url))
+        if follow.email and follow.user_id in emails:
+            targets.append(("email", emails[follow.user_id]))
+        if not targets:
+            continue
+        area = names.get(follow.area_code)
+        area_public = {
+            "code": follow.area_code,
+            "name_ko": area.name_ko if area else follow.area_code,
+            "name_en": area.name_en if area else follow.area_code,
+        }
+        payload = {
+            "notification_id": notification_id,
+            **_payload(follow, alert, area_public, source),
+        }
+        # An hour that ended long ago (a catch-up after downtime) stays in the inbox only.
+        stale = alert.hour + _HOUR < now - dt.timedelta(hours=config.max_age_h)
+        deliveries.extend(
+            {
+                "notification_id": notification_id,
+                "channel": channel,
+                "target": target,
+                "payload": payload,
+                "status": "skipped" if stale else "pending",
+                "attempts": 0,
+                "due_at": now,
+                "last_error": "the hour is too old to send (inbox only)" if stale else "",
+                "created_at": now,
+            }
+            for channel, target in targets
+        )
+    if deliveries:
+        session.execute(insert(AirAlertDelivery), deliveries)
+    report.deliveries += len(deliveries)
 
 
 __all__ = [

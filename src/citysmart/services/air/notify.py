@@ -77,6 +77,8 @@ class AlertSettings(BaseSettings):
     retry_max_s: float = Field(default=3600.0, ge=0)
     max_age_h: float = Field(default=6.0, gt=0)
     batch: int = Field(default=100, ge=1)
+    # A run stops taking rows after this long (slow receivers wait for the next run).
+    run_budget_s: float = Field(default=60.0, gt=0)
     max_follows: int = Field(default=20, ge=1)
     follows_per_hour: int = Field(default=30, ge=1)
     rearm_hours: int = Field(default=1, ge=1)
@@ -378,8 +380,11 @@ def deliver_due(
     if not due:
         return report
     timeout = httpx.Timeout(config.webhook_timeout_s)
+    started = time.monotonic()
     with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
         for item in due:
+            if time.monotonic() - started > config.run_budget_s:
+                break
             if item.follow_gone:
                 outcome = None
             elif item.channel == "webhook":
