@@ -1,10 +1,12 @@
 """The public fine-dust map in a real browser, against a real server with readings it stored.
 
-Registers a few AirQualityObserved sensors' devices (``citysmart devices add``), starts
-``python -m citysmart serve`` (jobs off, so the test decides when the hourly job runs),
-marks the reference station on its entity and sends hours of SenML readings through the
-HTTP API, runs the air service's hourly job, then drives Debian's chromium (Playwright)
-over ``/air``: graded markers in words, the surface drawn (checked on a screenshot's
+Starts ``python -m citysmart serve`` (jobs off, so the test decides when the hourly job
+runs), registers AirQualityObserved sensors' devices as an admin through the HTTP API (a
+few kilometres apart, and 30 packed into one area as densely as the demo's), marks the
+reference station on its entity and sends hours of SenML readings, runs the air service's
+hourly job, then drives Debian's chromium (Playwright) over ``/air``: compact graded
+badges that never overlap (close ones grouped with their count and worst grade, split by
+zooming in, where the grade's word appears), the surface drawn (checked on a screenshot's
 pixels), the hour slider, the 24-hour chart, the language toggle, a stale sensor greyed,
 and a phone's viewport. Screenshots are kept in the test's temporary folder.
 """
@@ -22,19 +24,29 @@ import sys
 import time
 import zlib
 import zoneinfo
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, expect, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    ConsoleMessage,
+    FloatRect,
+    Locator,
+    Page,
+    expect,
+    sync_playwright,
+)
 
 from citysmart.core.config import Settings
 from citysmart.hub.runtime import HubRuntime
 from citysmart.services.air import SERVICE
-from citysmart.services.air.grades import grade
+from citysmart.services.air.grades import TABLES, Grade, grade
+from citysmart.services.air.types import Pollutant
 from tests.conftest import free_port, unavailable
 
 pytestmark = pytest.mark.e2e
@@ -52,7 +64,7 @@ CHROMIUM_ARGS = [
 ROOT = Path(__file__).resolve().parents[2]
 LEAFLET = ROOT / "src" / "citysmart" / "portal" / "static" / "vendor" / "leaflet" / "leaflet.js"
 SEOUL = zoneinfo.ZoneInfo("Asia/Seoul")
-OPERATOR = "air-e2e-operator"
+ADMIN = "air-e2e-admin"
 HOURS = 5  # whole hours of readings before the current one
 LOWCOST_INTERVAL_S = 600  # one reading every 10 minutes: 6 an hour, 5 needed for 75 %
 
@@ -87,6 +99,33 @@ SENSORS = (
 )
 LIVE = tuple(s for s in SENSORS if not s.silent_hours)
 STALE = next(s for s in SENSORS if s.silent_hours)
+
+# Levels of the four Korean grades (PM2.5, PM10), both inside the same grade.
+LEVELS = ((8.0, 20.0), (25.0, 55.0), (50.0, 110.0), (95.0, 170.0))
+
+
+def _dense(columns: int = 6, rows: int = 5, spacing_m: float = 300.0) -> tuple[Sensor, ...]:
+    """Sensors on a grid in Yeondong-myeon, closer than a badge's width at city zoom."""
+    lon0, lat0 = 127.328, 36.550
+    dlon = spacing_m / (111_320 * math.cos(math.radians(lat0)))
+    dlat = spacing_m / 110_574
+    sensors = []
+    for r in range(rows):
+        for c in range(columns):
+            i = r * columns + c
+            pm25, pm10 = LEVELS[(r + 2 * c) % len(LEVELS)]
+            lon = lon0 + (c - (columns - 1) / 2) * dlon
+            lat = lat0 + (r - (rows - 1) / 2) * dlat
+            sensors.append(
+                Sensor(f"yeondong-{i:02d}", f"Yeondong e2e {i:02d}", lon, lat, pm25, pm10)
+            )
+    return tuple(sensors)
+
+
+DENSE = _dense()
+ALL = SENSORS + DENSE
+# A sensor in the middle of the dense grid: the one the test zooms in to.
+TARGET = DENSE[2 * 6 + 2]
 
 
 @dataclass
@@ -162,35 +201,29 @@ def _post(client: httpx.Client, path: str, body: object, headers: dict[str, str]
     return response
 
 
-def _register_devices(env: dict[str, str]) -> dict[str, str]:
-    """Register each sensor's device (and so its entity) as an operator does; return keys."""
+def _register_devices(client: httpx.Client, token: str) -> dict[str, str]:
+    """Register each sensor's device (and so its entity) as an admin does; return keys."""
     keys = {}
-    for sensor in SENSORS:
-        added = _cli(
-            env,
-            "devices",
-            "add",
-            f"e2e-{sensor.key}",
-            "--entity",
-            sensor.entity,
-            "--type",
-            "AirQualityObserved",
-            "--name",
-            sensor.name,
-            "--lat",
-            str(sensor.lat),
-            "--lon",
-            str(sensor.lon),
-        )
-        keys[sensor.key] = added.strip().splitlines()[-1]
+    for sensor in ALL:
+        device = {
+            "id": f"e2e-{sensor.key}",
+            "entity_id": sensor.entity,
+            "entity_type": "AirQualityObserved",
+            "name": sensor.name,
+            "location": {"type": "Point", "coordinates": [sensor.lon, sensor.lat]},
+        }
+        response = _post(client, "/api/v1/devices", device, {"Authorization": f"Bearer {token}"})
+        assert response.status_code == 201, response.text
+        keys[sensor.key] = response.json()["key"]
     return keys
 
 
-def _store_readings(base_url: str, token: str, keys: dict[str, str]) -> None:
-    """Mark the reference station and reporting intervals on the entities; send readings."""
+def _store_readings(base_url: str, token: str) -> None:
+    """Register the devices, mark the reference station and reporting intervals; send readings."""
     now = time.time()
     with httpx.Client(base_url=base_url, timeout=30) as client:
-        for sensor in SENSORS:
+        keys = _register_devices(client, token)
+        for sensor in ALL:
             entity = {
                 "id": sensor.entity,
                 "type": "AirQualityObserved",
@@ -233,9 +266,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         CITYSMART_RUN_JOBS="0",
         PYTHONUNBUFFERED="1",
     )
-    _cli(env, "users", "add", OPERATOR, "--role", "operator", "--no-password")
-    token = _cli(env, "users", "token", OPERATOR).strip().splitlines()[-1]
-    keys = _register_devices(env)
+    _cli(env, "users", "add", ADMIN, "--role", "admin", "--no-password")
+    token = _cli(env, "users", "token", ADMIN).strip().splitlines()[-1]
     log = data / "server.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
@@ -257,7 +289,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     try:
         base_url = f"http://127.0.0.1:{http_port}"
         _wait_healthy(base_url, process, log)
-        _store_readings(base_url, token, keys)
+        _store_readings(base_url, token)
         _run_hourly_job(data, env["CITYSMART_SECRET_KEY"])
         hours = httpx.get(f"{base_url}/api/v1/air/hours", timeout=10).json()["hours"]
         assert len(hours) >= HOURS - 1, f"maps for {hours}:\n{log.read_text()[-4000:]}"
@@ -311,8 +343,96 @@ def kst(iso: str) -> str:
 
 
 def marker(page: Page, sensor: Sensor) -> Locator:
-    """The visible part of a sensor's marker (its pill)."""
+    """The visible part of a sensor's marker (its badge)."""
     return page.locator(f'.air-marker[data-sensor="{sensor.entity}"] .air-marker-body')
+
+
+def expected_grade(entity: str) -> Grade | None:
+    """The grade a sensor's badge must show (None when it is stale)."""
+    sensor = next(s for s in ALL if s.entity == entity)
+    return None if sensor.silent_hours else grade(sensor.pm25, "pm25")
+
+
+# Every badge on the map that is shown (a grouped sensor's own badge is not): its box, its
+# text and the sensors it stands for.
+SHOWN_BADGES = """() => [...document.querySelectorAll(".air-marker-body, .air-group-body")]
+  .filter((node) => node.getClientRects().length > 0)
+  .map((node) => {
+    const box = node.getBoundingClientRect();
+    const group = node.closest(".air-group");
+    const sensors = group
+      ? group.dataset.sensors.split(" ")
+      : [node.closest(".air-marker").dataset.sensor];
+    return {
+      x: box.left, y: box.top, w: box.width, h: box.height, text: node.textContent,
+      group: Boolean(group), sensors,
+    };
+  })"""
+
+
+def check_badges(
+    page: Page, words: Mapping[str, tuple[str, ...]], stale: str
+) -> list[dict[str, Any]]:
+    """Check the badges at the current zoom and return them.
+
+    None overlaps another, each sensor is shown once (alone or in a group), and every badge
+    says its grade in text, one of ``words[key]`` (a group: its members' worst, and how many
+    they are; a stale sensor: ``stale``).
+    """
+    badges: list[dict[str, Any]] = page.evaluate(SHOWN_BADGES)
+    for i, a in enumerate(badges):
+        for b in badges[i + 1 :]:
+            apart = (
+                a["x"] + a["w"] <= b["x"] + 0.5
+                or b["x"] + b["w"] <= a["x"] + 0.5
+                or a["y"] + a["h"] <= b["y"] + 0.5
+                or b["y"] + b["h"] <= a["y"] + 0.5
+            )
+            assert apart, f"badges overlap: {a} and {b}"
+    shown = [entity for badge in badges for entity in badge["sensors"]]
+    assert sorted(shown) == sorted(s.entity for s in ALL), "each sensor once, alone or grouped"
+    for badge in badges:
+        grades = [expected_grade(e) for e in badge["sensors"]]
+        live = [g for g in grades if g is not None]
+        text = str(badge["text"])
+        if not live:
+            assert stale in text, badge
+            continue
+        worst = max(live, key=lambda g: g.level)
+        said = words[worst.key]
+        assert any(word in text for word in said), f"{badge} should say one of {said}"
+        if badge["group"]:
+            assert str(len(grades)) in text, f"{badge} should count {len(grades)} sensors"
+    return badges
+
+
+def grade_codes(page: Page) -> dict[str, str]:
+    """The short grade codes of the English legend, by grade key."""
+    codes = {}
+    for item in page.locator("#legend-bands li[data-grade]").all():
+        key = item.get_attribute("data-grade") or ""
+        codes[key] = item.locator(".legend-code").inner_text().strip()
+    return codes
+
+
+def laid_out(page: Page) -> None:
+    """Wait until the page has placed the sensors' badges on the map."""
+    expect(page.locator(".air-marker")).to_have_count(len(ALL))
+    expect(page.locator("#air-map")).to_have_attribute("data-layout", re.compile(r"^\d+$"))
+
+
+def map_zoom(page: Page) -> float:
+    """The zoom the badges were last laid out for."""
+    return float(page.locator("#air-map").get_attribute("data-zoom") or "nan")
+
+
+def wait_for_new_zoom(page: Page, before: float) -> None:
+    """Wait until the badges are laid out again at a zoom other than ``before``."""
+    page.wait_for_function(
+        "(z) => Number(document.getElementById('air-map').dataset.zoom) !== z",
+        arg=before,
+        timeout=10_000,
+    )
 
 
 def decode_png(data: bytes) -> np.ndarray:
@@ -377,7 +497,7 @@ CONTRAST_OF_MARKERS = """() => {
     });
     return 0.2126 * r + 0.7152 * g + 0.0722 * b;
   };
-  return [...document.querySelectorAll(".air-marker-body")].map((node) => {
+  return [...document.querySelectorAll(".air-marker-body, .air-group-body")].map((node) => {
     const style = getComputedStyle(node);
     const [a, b] = [luminance(style.color), luminance(style.backgroundColor)];
     return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
@@ -400,7 +520,7 @@ def surface_drawn(page: Page, hour: str, pollutant: str) -> None:
     )
 
 
-def surface_box(page: Page) -> dict[str, float]:
+def surface_box(page: Page) -> FloatRect:
     """The part of the map the surface image covers, in page pixels."""
     image = page.locator("img.air-surface").bounding_box()
     frame = page.locator("#air-map").bounding_box()
@@ -427,14 +547,40 @@ def test_the_map_grades_sensors_in_words_and_draws_the_surface(
     try:
         page.goto(f"{server.base_url}/air")
         expect(page.locator("h1")).to_have_text("Fine dust in Sejong")
-        expect(page.locator(".air-marker")).to_have_count(len(SENSORS))
+        laid_out(page)
+        # The legend explains the badges' short codes: one or two letters each.
+        codes = grade_codes(page)
+        bands = TABLES[("kr", Pollutant.PM25)]
+        assert set(codes) == {band.key for band in bands} | {"none"}, codes
+        assert all(1 <= len(code) <= 2 for code in codes.values()), codes
+        words = {band.key: (codes[band.key], band.label_en) for band in bands}
+
+        # City zoom: no badge over another; the dense area's sensors are grouped.
+        badges = check_badges(page, words, "No data")
+        groups = [b for b in badges if b["group"]]
+        assert groups, "30 sensors in one area should not all stand alone at city zoom"
+        page.locator("#air-map").screenshot(path=str(tmp_path / "air-map-city-zoom.png"))
+        values = {s["id"]: s["pm25"] for s in latest["sensors"]}
+        dense_areas = {
+            s["area_code"] for s in latest["sensors"] if s["name"] in {d.name for d in DENSE}
+        }
+        assert len(dense_areas) == 1, f"the dense sensors should share one area: {dense_areas}"
         for sensor in LIVE:
             expected = grade(sensor.pm25, "pm25")
             assert expected.key == grade(sensor.pm10, "pm10").key  # one grade, both ways
-            expect(marker(page, sensor)).to_contain_text(expected.label_en)
-            expect(marker(page, sensor)).to_have_class(re.compile(rf"\bgrade-{expected.key}\b"))
+            badge = marker(page, sensor)  # kilometres from any other: alone
+            expect(badge).to_be_visible()
+            expect(badge).to_contain_text(codes[expected.key])
+            expect(badge).to_contain_text(str(math.floor(values[sensor.entity] + 0.5)))
+            expect(badge).to_have_class(re.compile(rf"\bgrade-{expected.key}\b"))
+            # Its full grade is in its name and its tooltip.
+            named = re.compile(rf"{re.escape(sensor.name)}.*{re.escape(expected.label_en)}$")
+            icon = page.locator(f'.air-marker[data-sensor="{sensor.entity}"]')
+            expect(icon).to_have_attribute("aria-label", named)
+        badge.hover()
+        expect(page.locator(".leaflet-tooltip .air-tooltip")).to_have_text(named)
         reference = next(s for s in SENSORS if s.reference)
-        expect(marker(page, reference)).to_contain_text("Station")
+        expect(marker(page, reference).locator(".shape-reference")).to_have_count(1)
         expect(page.locator(".air-marker-body.kind-reference")).to_have_count(1)
 
         # A sensor silent for hours is greyed, says so in words, with when it was last heard.
@@ -448,7 +594,7 @@ def test_the_map_grades_sensors_in_words_and_draws_the_surface(
 
         # Grade words stay readable on their colours (WCAG AA: 4.5:1 for small text).
         ratios = page.evaluate(CONTRAST_OF_MARKERS)
-        assert len(ratios) == len(SENSORS)
+        assert len(ratios) == len(ALL) + len(groups)
         assert min(ratios) >= 4.5, f"marker text contrast {ratios}"
         # Icon-only buttons carry names.
         for name in ("Previous hour", "Next hour", "Latest"):
@@ -510,6 +656,31 @@ def test_the_map_grades_sensors_in_words_and_draws_the_surface(
         expect(chart.locator(".chart-title")).to_contain_text(area["name_en"])
         expect(chart.locator(".chart-bar").first).to_be_visible()
 
+        # Selecting a group zooms in to its sensors until the chosen one stands alone...
+        target = marker(page, TARGET)
+        for _ in range(8):
+            if target.is_visible():
+                break
+            before = map_zoom(page)
+            page.locator(f'.air-group[data-sensors~="{TARGET.entity}"] .air-group-body').click()
+            wait_for_new_zoom(page, before)
+        expect(target).to_be_visible()
+        assert map_zoom(page) <= 18
+        check_badges(page, words, "No data")
+        # ... and closer still (centred on it from the list), it spells its grade out.
+        page.locator(f'#sensors button[data-id="{TARGET.entity}"]').click()
+        full = grade(TARGET.pm25, "pm25").label_en
+        for _ in range(8):
+            if full in target.inner_text():
+                break
+            before = map_zoom(page)
+            page.locator(".leaflet-control-zoom-in").click()
+            wait_for_new_zoom(page, before)
+        expect(target).to_contain_text(full)
+        check_badges(page, words, "No data")
+        expect(marker(page, reference)).to_contain_text("Station")  # alone and zoomed in
+        page.locator("#air-map").screenshot(path=str(tmp_path / "air-map-zoomed-in.png"))
+
         # PM10: the surface and the legend follow.
         page.locator('label[for="pollutant-pm10"]').click()
         surface_drawn(page, hours[-1], "pm10")
@@ -549,7 +720,10 @@ def test_the_map_fits_a_phone_in_the_browsers_language(
     try:
         page.goto(f"{server.base_url}/air")
         expect(page.locator("h1")).to_have_text("세종시 미세먼지")  # the browser's language
-        expect(page.locator(".air-marker")).to_have_count(len(SENSORS))
+        laid_out(page)
+        # Korean's grade words are short: the badges carry them whole, and still never overlap.
+        words = {band.key: (band.label_ko,) for band in TABLES[("kr", Pollutant.PM25)]}
+        check_badges(page, words, "수신 없음")
         sensor = LIVE[1]
         expect(marker(page, sensor)).to_contain_text(grade(sensor.pm25, "pm25").label_ko)
         surface_drawn(page, server.hours[-1], "pm25")

@@ -35,7 +35,9 @@ def test_the_map_page_is_public_and_uses_the_portal_layout(client: TestClient) -
     html = response.text
     assert 'class="brand"' in html  # the portal's header
     assert '<a href="/air" aria-current="page">Fine-dust map' in html  # the manifest's nav entry
-    assert '<script src="/static/services/air/air_map.js"></script>' in html
+    # The badge placement is loaded before the page's script, which uses it.
+    groups = html.index('<script src="/static/services/air/air_map_groups.js"></script>')
+    assert groups < html.index('<script src="/static/services/air/air_map.js"></script>')
     assert 'href="/static/services/air/air_map.css"' in html
     assert 'href="/static/vendor/leaflet/leaflet.css"' in html
     assert 'data-api="/api/v1/air"' in html
@@ -70,6 +72,7 @@ def test_the_legend_bands_grade_as_the_service_grades(client: TestClient) -> Non
     ("path", "kind"),
     [
         ("/static/services/air/air_map.js", "javascript"),
+        ("/static/services/air/air_map_groups.js", "javascript"),
         ("/static/services/air/air_map.css", "text/css"),
     ],
 )

@@ -1,6 +1,11 @@
 /* The public fine-dust map: Sejong's areas, sensors graded in words and colour, the
  * interpolated surface, an hour slider over the last 48 hours, and 24-hour charts.
  *
+ * Sensors are compact badges (the value and a short grade) placed so that none covers
+ * another: badges that would overlap at the current zoom are gathered into a group showing
+ * how many and the worst grade (air_map_groups.js), which zooms in when selected. Zoomed
+ * in, a badge with room around it shows the grade's full word.
+ *
  * No inline script or style (the CSP forbids them): settings come in data-* attributes of
  * #air, colours are set through the CSSOM or SVG presentation attributes. Everything from
  * the API reaches the page through textContent, never innerHTML: names are data.
@@ -20,6 +25,15 @@
   };
   const SEJONG = [36.56, 127.26];
   const LABEL_MIN_ZOOM = 12;
+  // From this zoom a badge with room around it spells its grade out; below it (the whole
+  // city on one screen) every badge is compact, so that most sensors can stand alone.
+  const WIDE_ZOOM = 13;
+  const LABEL_GAP = 3; // pixels kept free between two badges
+  // One or two letters for a grade in English, explained in the legend (Korean's words are
+  // short already). Keys of both the Korean and the US tables.
+  const SHORT_EN = {
+    good: "G", moderate: "M", unhealthy_sensitive: "USG", unhealthy: "U", very_unhealthy: "VU", hazardous: "H",
+  };
   const STORE_KEY = "citysmart.air.lang";
   const POLLUTANT_NAMES = { pm25: "PM2.5", pm10: "PM10" };
 
@@ -49,6 +63,15 @@
       stale_legend: "Stale: no data for over 2 hours",
       stale_short: "No data",
       no_grade: "Not graded",
+      no_grade_short: "NG",
+      no_grade_legend: "Not graded: under 75 % of the hour's readings",
+      group_legend: "Sensors close together: how many and the worst grade; select to zoom in",
+      group_label: "{n} sensors close together{extra}: worst {grade}{peak}. Select to zoom in.",
+      group_label_list: "{n} sensors at one place{extra}: worst {grade}{peak}. Select to list them.",
+      group_peak: ", up to {p} {v}",
+      group_reference: ", with {r} reference station(s)",
+      group_stale: ", {s} stale",
+      group_list: "{n} sensors here",
       no_grade_why: "under 75 % of the hour's readings: not graded",
       attribution: "Boundaries: Statistics Korea (KOSTAT) SGIS 2018, via southkorea/southkorea-maps (KOGL Type 1)",
       chart: "24-hour chart",
@@ -126,6 +149,15 @@
       stale_legend: "수신 끊김: 2시간 넘게 자료 없음",
       stale_short: "수신 없음",
       no_grade: "등급 없음",
+      no_grade_short: "등급 없음",
+      no_grade_legend: "등급 없음: 한 시간 자료가 75 % 미만",
+      group_legend: "가까운 측정기 묶음: 대수와 가장 나쁜 등급, 누르면 확대",
+      group_label: "가까운 측정기 {n}대{extra}: 가장 나쁜 등급 {grade}{peak}. 누르면 확대합니다.",
+      group_label_list: "한곳의 측정기 {n}대{extra}: 가장 나쁜 등급 {grade}{peak}. 누르면 목록이 나옵니다.",
+      group_peak: ", {p} 최고 {v}",
+      group_reference: ", 측정소 {r}곳 포함",
+      group_stale: ", 수신 끊김 {s}대",
+      group_list: "이곳의 측정기 {n}대",
       no_grade_why: "한 시간 자료가 75 % 미만: 등급 없음",
       attribution: "경계: 통계청 SGIS 2018 (southkorea/southkorea-maps, 공공누리 제1유형)",
       chart: "24시간 그래프",
@@ -273,6 +305,18 @@
     return state.lang === "ko" ? grade.label_ko : grade.label_en;
   }
 
+  function gradeCode(grade) {
+    // The grade in a badge: a short code in English (see the legend), the word in Korean.
+    if (!grade) {
+      return t("no_grade_short");
+    }
+    return state.lang === "ko" ? grade.label_ko : SHORT_EN[grade.key] || grade.label_en;
+  }
+
+  function roundedValue(value) {
+    return typeof value === "number" && Number.isFinite(value) ? String(Math.round(value)) : null;
+  }
+
   function areaName(area) {
     if (!area) {
       return t("outside");
@@ -393,6 +437,8 @@
     const syncZoom = () => mapEl.classList.toggle("zoomed-out", map.getZoom() < LABEL_MIN_ZOOM);
     map.on("zoomend", syncZoom);
     syncZoom();
+    // Badges are laid out in screen pixels: a new zoom is a new layout (panning keeps it).
+    map.on("zoomend", () => layoutLabels());
   } else if (mapEl) {
     mapEl.hidden = true;
   }
@@ -482,8 +528,10 @@
       },
     }).addTo(map);
     if (!fitted) {
-      map.fitBounds(areaLayer.getBounds(), { padding: [8, 8] });
+      // The first framing is not animated: badges are laid out for the zoom it lands on.
+      map.fitBounds(areaLayer.getBounds(), { padding: [8, 8], animate: false });
     }
+    declutterAreaLabels();
   }
 
   function restyleAreas() {
@@ -497,25 +545,35 @@
         tip.update(); // its content is a function of the language
       }
     });
+    declutterAreaLabels();
   }
 
-  function markerContent(sensor) {
+  function markerContent(sensor, wide) {
+    // compact: shape, value, grade code; wide: the kind of a station, the grade's word and,
+    // when stale, when it was last heard.
     const grade = sensor.grade;
     const reference = sensor.kind === "reference";
-    const text = sensor.stale ? t("stale_short") : gradeLabel(grade);
     const shape = el("span", { className: `air-marker-shape ${reference ? "shape-reference" : "shape-lowcost"}`, "aria-hidden": "true" });
     const body = el("span", {}, shape);
-    if (reference) {
+    if (reference && wide) {
       body.append(el("span", { className: "air-marker-kind", text: t("reference_short") }));
     }
-    body.append(el("span", { className: "air-marker-grade", text }));
-    if (sensor.stale && sensor.last_seen) {
-      body.append(el("time", { className: "air-marker-seen", datetime: sensor.last_seen, text: shortTime(sensor.last_seen) }));
+    if (sensor.stale) {
+      body.append(el("span", { className: "air-marker-grade", text: t("stale_short") }));
+      if (wide && sensor.last_seen) {
+        body.append(el("time", { className: "air-marker-seen", datetime: sensor.last_seen, text: shortTime(sensor.last_seen) }));
+      }
+    } else {
+      const value = roundedValue(sensor[state.pollutant]);
+      if (value !== null) {
+        body.append(el("span", { className: "air-marker-value", text: value }));
+      }
+      body.append(el("span", { className: "air-marker-grade", text: wide ? gradeLabel(grade) : gradeCode(grade) }));
     }
     if (!sensor.stale && grade) {
       body.style.backgroundColor = grade.colour;
     }
-    body.className = markerClass(sensor);
+    body.className = `${markerClass(sensor)} ${wide ? "is-wide" : "is-compact"}`;
     return body;
   }
 
@@ -532,15 +590,23 @@
     });
   }
 
+  function isSelected(sensor) {
+    return Boolean(state.selection && state.selection.kind === "sensor" && state.selection.id === sensor.id);
+  }
+
   function markerClass(sensor) {
     const grade = sensor.grade;
-    const selected = state.selection && state.selection.kind === "sensor" && state.selection.id === sensor.id;
     return [
       "air-marker-body",
       `kind-${sensor.kind === "reference" ? "reference" : "lowcost"}`,
       sensor.stale ? "is-stale" : grade ? `grade-${grade.key}` : "grade-none",
-      selected ? "is-selected" : "",
+      isSelected(sensor) ? "is-selected" : "",
     ].filter(Boolean).join(" ");
+  }
+
+  function markerZ(sensor) {
+    // Worse grades on top; stale sensors underneath everything live.
+    return sensor.stale ? -1000 : ((sensor.grade && sensor.grade.level) || 0) * 100;
   }
 
   function drawSensors() {
@@ -554,12 +620,10 @@
         continue;
       }
       seen.add(sensor.id);
-      // Worse grades on top; stale sensors underneath everything live.
-      const z = sensor.stale ? -1000 : ((sensor.grade && sensor.grade.level) || 0) * 100;
       let marker = markers.get(sensor.id);
       if (!marker) {
-        const icon = L.divIcon({ className: "air-marker", html: markerContent(sensor), iconSize: null });
-        marker = L.marker([sensor.lat, sensor.lon], { icon, keyboard: true, zIndexOffset: z, riseOnHover: true });
+        const icon = L.divIcon({ className: "air-marker", html: markerContent(sensor, false), iconSize: null });
+        marker = L.marker([sensor.lat, sensor.lon], { icon, keyboard: true, zIndexOffset: markerZ(sensor), riseOnHover: true });
         marker.on("click", () => select({ kind: "sensor", id: marker.sensor.id }));
         marker.on("keypress", (event) => {
           const key = event.originalEvent && event.originalEvent.key;
@@ -574,9 +638,7 @@
         markers.set(sensor.id, marker);
       } else {
         marker.setLatLng([sensor.lat, sensor.lon]);
-        marker.setZIndexOffset(z);
-        // In place, not setIcon: a new element would drop the keyboard focus on it.
-        marker.getElement().replaceChildren(markerContent(sensor));
+        marker.setZIndexOffset(markerZ(sensor));
       }
       marker.sensor = sensor;
       const node = marker.getElement();
@@ -592,9 +654,262 @@
     }
     if (!fitted && seen.size) {
       const bounds = L.latLngBounds([...seen].map((id) => markers.get(id).getLatLng()));
-      map.fitBounds(bounds.pad(0.35), { maxZoom: 13 });
+      map.fitBounds(bounds.pad(0.35), { maxZoom: 13, animate: false });
       fitted = true;
     }
+    layoutLabels();
+  }
+
+  // ---- badges that never cover each other -------------------------------------------------
+
+  const groupMarkers = new Map(); // the member ids, joined -> Leaflet marker of the group
+  const groupSizes = new Map(); // what a group badge shows -> its size in pixels
+  let measureBox = null;
+  let layouts = 0;
+
+  function measure(nodes) {
+    // Each node in a zero-size holder as on the map (the same rules size it), read at once.
+    if (!measureBox) {
+      measureBox = el("div", { className: "air-measure", "aria-hidden": "true" });
+      mapEl.append(measureBox);
+    }
+    const holders = nodes.map((node) => el("div", { className: "air-measure-item" }, node));
+    measureBox.replaceChildren(...holders);
+    const sizes = nodes.map((node) => ({ w: node.offsetWidth, h: node.offsetHeight }));
+    measureBox.replaceChildren();
+    for (const holder of holders) {
+      holder.replaceChildren(); // the nodes are free to go on the map
+    }
+    return sizes;
+  }
+
+  function groupSummary(sensors) {
+    const live = sensors.filter((s) => !s.stale);
+    let worst = null;
+    let peak = null;
+    for (const sensor of live) {
+      if (sensor.grade && (!worst || sensor.grade.level > worst.level)) {
+        worst = sensor.grade;
+      }
+      const value = sensor[state.pollutant];
+      if (typeof value === "number" && Number.isFinite(value) && (peak === null || value > peak)) {
+        peak = value;
+      }
+    }
+    return {
+      worst, peak, live: live.length, stale: sensors.length - live.length,
+      references: sensors.filter((s) => s.kind === "reference").length,
+    };
+  }
+
+  function groupCode(summary) {
+    if (summary.worst) {
+      return gradeCode(summary.worst);
+    }
+    return summary.live ? t("no_grade_short") : t("stale_short");
+  }
+
+  function groupContent(sensors) {
+    const summary = groupSummary(sensors);
+    const body = el("span", {},
+      el("span", { className: "air-group-count", text: String(sensors.length) }),
+      summary.references
+        ? el("span", { className: "air-marker-shape shape-reference", "aria-hidden": "true" }) : null,
+      el("span", { className: "air-marker-grade", text: groupCode(summary) }));
+    if (summary.worst) {
+      body.style.backgroundColor = summary.worst.colour;
+    }
+    body.className = [
+      "air-group-body",
+      summary.worst ? `grade-${summary.worst.key}` : summary.live ? "grade-none" : "is-stale",
+      summary.references ? "has-reference" : "",
+      sensors.some(isSelected) ? "is-selected" : "",
+    ].filter(Boolean).join(" ");
+    return body;
+  }
+
+  function groupSize(sensors) {
+    const summary = groupSummary(sensors);
+    const key = [sensors.length, groupCode(summary), summary.references > 0, state.lang].join("|");
+    if (!groupSizes.has(key)) {
+      groupSizes.set(key, measure([groupContent(sensors)])[0]);
+    }
+    return groupSizes.get(key);
+  }
+
+  function atMaxZoom() {
+    return map.getZoom() >= map.getMaxZoom();
+  }
+
+  function groupLabel(sensors) {
+    const summary = groupSummary(sensors);
+    const extra = (summary.references ? t("group_reference", { r: summary.references }) : "")
+      + (summary.stale ? t("group_stale", { s: summary.stale }) : "");
+    const grade = summary.worst ? gradeLabel(summary.worst) : summary.live ? t("no_grade") : t("stale_short");
+    const peak = summary.peak === null ? "" : t("group_peak", {
+      p: POLLUTANT_NAMES[state.pollutant], v: t("value", { v: formatValue(summary.peak) }),
+    });
+    return t(atMaxZoom() ? "group_label_list" : "group_label", { n: sensors.length, extra, grade, peak });
+  }
+
+  function wideRank(item) {
+    // Who gets the long label first when room is short: the selected sensor, then live
+    // before stale, stations before low-cost sensors, worse grades before better ones.
+    const sensor = item.sensor;
+    const level = (sensor.grade && sensor.grade.level) || 0;
+    return (isSelected(sensor) ? 0 : 1000) + (sensor.stale ? 100 : 0) + (sensor.kind === "reference" ? 0 : 10) - level;
+  }
+
+  function layoutLabels() {
+    if (!map || !state.map) {
+      return;
+    }
+    const L = window.L;
+    const Groups = window.CitysmartAirGroups;
+    const zoom = map.getZoom();
+    const tryWide = zoom >= WIDE_ZOOM;
+    const items = [...markers.values()].map((marker) => {
+      const point = map.latLngToLayerPoint(marker.getLatLng());
+      return {
+        id: marker.sensor.id, sensor: marker.sensor, marker, x: point.x, y: point.y,
+        compact: markerContent(marker.sensor, false),
+        wideNode: tryWide ? markerContent(marker.sensor, true) : null,
+      };
+    });
+    const sizes = measure(items.flatMap((item) => (item.wideNode ? [item.compact, item.wideNode] : [item.compact])));
+    let k = 0;
+    for (const item of items) {
+      Object.assign(item, sizes[k++]);
+      item.wide = item.wideNode ? sizes[k++] : null;
+    }
+    const clusters = Groups
+      ? Groups.group(items, (members) => groupSize(members.map((m) => m.sensor)), LABEL_GAP)
+      : items.map((item) => ({ members: [item], x: item.x, y: item.y, w: item.w, h: item.h }));
+    const wide = Groups && tryWide ? Groups.widen(clusters, wideRank, LABEL_GAP) : new Set();
+    const shown = new Set();
+    for (const cluster of clusters) {
+      if (cluster.members.length === 1) {
+        const item = cluster.members[0];
+        const node = item.marker.getElement();
+        node.classList.remove("is-grouped");
+        // In place, not setIcon: a new element would drop the keyboard focus on it.
+        node.replaceChildren(wide.has(item) ? item.wideNode : item.compact);
+        continue;
+      }
+      for (const member of cluster.members) {
+        member.marker.getElement().classList.add("is-grouped");
+      }
+      const key = cluster.members.map((m) => m.id).sort().join(" ");
+      shown.add(key);
+      drawGroup(key, cluster, L);
+    }
+    for (const [key, marker] of groupMarkers) {
+      if (!shown.has(key)) {
+        marker.remove();
+        groupMarkers.delete(key);
+      }
+    }
+    declutterAreaLabels();
+    // For whoever watches the page (tests, tools): the zoom the badges were laid out for.
+    mapEl.dataset.zoom = String(zoom);
+    mapEl.dataset.layout = String(++layouts);
+  }
+
+  function declutterAreaLabels() {
+    // An area's name gives way to the badges and to the names placed before it (pilot areas
+    // first): the areas table still names every area.
+    if (!areaLayer) {
+      return;
+    }
+    const labels = [];
+    areaLayer.eachLayer((layer) => {
+      const tip = layer.getTooltip();
+      const node = tip && tip.getElement();
+      if (node) {
+        node.classList.remove("is-crowded");
+        labels.push({ node, pilot: Boolean(layer.feature.properties.pilot) });
+      }
+    });
+    const taken = [...mapEl.querySelectorAll(".air-marker:not(.is-grouped) .air-marker-body, .air-group-body")]
+      .map((node) => node.getBoundingClientRect());
+    const meets = (a, b) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+    labels.sort((a, b) => b.pilot - a.pilot);
+    for (const label of labels) {
+      const box = label.node.getBoundingClientRect();
+      if (!box.width) {
+        continue; // not shown at this zoom
+      }
+      if (taken.some((other) => meets(box, other))) {
+        label.node.classList.add("is-crowded");
+      } else {
+        taken.push(box);
+      }
+    }
+  }
+
+  function drawGroup(key, cluster, L) {
+    const latlng = map.layerPointToLatLng(L.point(cluster.x, cluster.y));
+    const sensors = cluster.members.map((m) => m.sensor);
+    let marker = groupMarkers.get(key);
+    if (!marker) {
+      const icon = L.divIcon({ className: "air-group", html: groupContent(sensors), iconSize: null });
+      marker = L.marker(latlng, { icon, keyboard: true, riseOnHover: true });
+      marker.on("click", () => expandGroup(marker, false));
+      marker.on("keypress", (event) => {
+        const key = event.originalEvent && event.originalEvent.key;
+        if (key === "Enter" || key === " ") {
+          expandGroup(marker, true);
+        }
+      });
+      marker.bindTooltip(() => el("span", { className: "air-tooltip", text: groupLabel(marker.sensors) }), {
+        direction: "top", offset: [0, -14],
+      });
+      marker.addTo(map);
+      groupMarkers.set(key, marker);
+    } else {
+      marker.setLatLng(latlng);
+    }
+    marker.sensors = sensors;
+    marker.places = cluster.members.map((m) => m.marker.getLatLng());
+    const summary = groupSummary(sensors);
+    marker.setZIndexOffset(summary.worst ? summary.worst.level * 100 + 50 : summary.live ? 50 : -950);
+    const node = marker.getElement();
+    node.replaceChildren(groupContent(sensors));
+    node.setAttribute("aria-label", groupLabel(sensors));
+    node.dataset.sensors = sensors.map((s) => s.id).join(" ");
+  }
+
+  function expandGroup(marker, byKeyboard) {
+    const L = window.L;
+    if (atMaxZoom()) {
+      openGroupList(marker); // as close as the map goes: the sensors share one spot
+      return;
+    }
+    const bounds = L.latLngBounds(marker.places);
+    // At least one step in; as far as keeps every member of the group on screen.
+    const fit = map.getBoundsZoom(bounds, false, L.point(120, 120));
+    map.setView(bounds.getCenter(), Math.min(map.getMaxZoom(), Math.max(map.getZoom() + 1, fit)));
+    if (byKeyboard) {
+      mapEl.focus({ preventScroll: true }); // the group's own element goes away
+    }
+  }
+
+  function openGroupList(marker) {
+    const L = window.L;
+    const items = [...marker.sensors]
+      .sort((a, b) => (a.name || a.id).localeCompare(b.name || b.id, state.lang))
+      .map((sensor) => {
+        const button = el("button", { type: "button", className: "link-button", text: markerLabel(sensor) });
+        button.addEventListener("click", () => {
+          map.closePopup();
+          select({ kind: "sensor", id: sensor.id });
+        });
+        return el("li", {}, button);
+      });
+    const content = el("div", { className: "air-group-list" },
+      el("p", { className: "air-group-list-title", text: t("group_list", { n: marker.sensors.length }) }),
+      el("ul", {}, ...items));
+    L.popup({ maxWidth: 300, className: "air-group-popup" }).setLatLng(marker.getLatLng()).setContent(content).openOn(map);
   }
 
   function drawSurface() {
@@ -620,11 +935,29 @@
   function renderLegend() {
     const list = document.getElementById("legend-bands");
     const bands = config.bands[state.pollutant] || [];
-    list.replaceChildren(...bands.map((band) => el("li", { "data-grade": band.key },
-      swatch(band.colour),
-      el("span", { className: "legend-grade", text: state.lang === "ko" ? band.label_ko : band.label_en }),
-      el("span", { className: "legend-range", text: band.hi === null ? `${band.lo}+ µg/m³` : `${band.lo}–${band.hi} µg/m³` }),
-    )));
+    list.replaceChildren(
+      ...bands.map((band) => el("li", { "data-grade": band.key },
+        legendMark(band, band.colour, ""),
+        el("span", { className: "legend-grade", text: state.lang === "ko" ? band.label_ko : band.label_en }),
+        el("span", { className: "legend-range", text: band.hi === null ? `${band.lo}+ µg/m³` : `${band.lo}–${band.hi} µg/m³` }),
+      )),
+      el("li", { "data-grade": "none" }, legendMark(null, null, "swatch-none"), el("span", { text: t("no_grade_legend") })),
+    );
+  }
+
+  function legendMark(grade, colour, extra) {
+    // The code a badge shows for the grade, on its colour; a plain swatch when the code is
+    // the grade's word itself (Korean).
+    const code = gradeCode(grade);
+    const word = grade ? gradeLabel(grade) : t("no_grade");
+    if (code === word) {
+      return swatch(colour, extra);
+    }
+    const chip = el("span", { className: `legend-code ${extra}`.trim(), text: code });
+    if (colour) {
+      chip.style.backgroundColor = colour;
+    }
+    return chip;
   }
 
   function renderStatus() {
@@ -784,7 +1117,9 @@
     if (selection.kind === "sensor" && map && fromList) {
       const marker = markers.get(selection.id);
       if (marker) {
-        map.panTo(marker.getLatLng());
+        // Centred; and zoomed in when it stood in a group, so that it has a chance to stand alone.
+        const grouped = marker.getElement().classList.contains("is-grouped");
+        map.setView(marker.getLatLng(), grouped ? Math.max(map.getZoom(), WIDE_ZOOM) : map.getZoom());
       }
     }
     state.reveal = true; // once drawn, bring the chart into view (on a phone it is off screen)
