@@ -7,6 +7,8 @@ from fastapi import APIRouter
 from citysmart.core.service import ServiceManifest
 from citysmart.services.air import alert_pages, alert_routes, api, pages, report_routes
 from citysmart.services.air.cli import air
+from citysmart.services.air.forecast_job import FORECAST_JOBS
+from citysmart.services.air.forecast_routes import router as forecast_router
 from citysmart.services.air.jobs import JOBS
 from citysmart.services.air.notify import ALERT_JOBS
 
@@ -14,6 +16,7 @@ router = APIRouter()
 router.include_router(api.router)
 router.include_router(alert_routes.router)
 router.include_router(report_routes.router)
+router.include_router(forecast_router)
 router.include_router(pages.router)
 router.include_router(alert_pages.router)
 
@@ -22,7 +25,7 @@ SERVICE = ServiceManifest(
     title="Fine dust",
     description="Hourly fine-dust map of Sejong from IoT sensors and AirKorea stations.",
     router=router,
-    jobs=(*JOBS, *ALERT_JOBS),
+    jobs=(*JOBS, *ALERT_JOBS, *FORECAST_JOBS),
     entity_types=("AirQualityObserved",),
     pages=(pages.PAGE, alert_pages.PAGE, alert_pages.REPORT_PAGE),
     commands=air,

@@ -27,9 +27,9 @@ class AirForecastModel(Base):
     ``train_start``/``train_end`` are the first and last hour it learnt from.
     ``evaluation`` is the time-ordered test (fit on the earlier hours, scored on the
     later ones, RMSE and MAE of the model, persistence and climatology per horizon);
-    ``served`` maps each pollutant to ``model`` or ``persistence``: the model is served
-    for a pollutant only where it beat persistence in that test. ``blob`` is null once
-    the fit is superseded (see ``forecast_store.KEEP_BLOBS``).
+    ``served`` maps each pollutant to the method served at each horizon (``model`` or
+    ``persistence``): the model only where it beat persistence in that test. ``blob`` is
+    null once the fit is superseded (see ``forecast_store.KEEP_BLOBS``).
     """
 
     __tablename__ = "air_forecast_model"
@@ -45,7 +45,7 @@ class AirForecastModel(Base):
     boosting_rounds: Mapped[int] = mapped_column(Integer)
     seconds: Mapped[float] = mapped_column(Double)
     evaluation: Mapped[dict[str, Any]] = mapped_column(JSON)
-    served: Mapped[dict[str, str]] = mapped_column(JSON)
+    served: Mapped[dict[str, list[str]]] = mapped_column(JSON)
     blob: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
@@ -53,10 +53,11 @@ class AirForecast(Base):
     """One issued forecast point: an area's pollutant ``horizon`` hours after ``from_hour``.
 
     ``hour`` is the forecast hour's start (``from_hour`` + ``horizon`` h). ``method`` is
-    ``model`` or ``persistence``; ``model_version`` the fit used and ``trained_on`` what it
-    learnt from (both null for persistence, which learns nothing). ``lower``/``upper``
-    bound the ``interval`` (0.8: 80 %) prediction interval; null when there was too little
-    history to set one.
+    ``model`` or ``persistence``. ``model_version`` is the fit in use when it was issued
+    (which chose the method at this horizon), null when none was fitted yet: persistence
+    then stands in as a fallback. ``trained_on`` says what the model learnt from (null
+    for persistence, which learns nothing). ``lower``/``upper`` bound the ``interval``
+    (0.8: 80 %) prediction interval; null when there was too little history to set one.
     """
 
     __tablename__ = "air_forecast"
