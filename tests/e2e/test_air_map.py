@@ -123,7 +123,10 @@ def _dense(columns: int = 6, rows: int = 5, spacing_m: float = 300.0) -> tuple[S
 
 
 DENSE = _dense()
-ALL = SENSORS + DENSE
+# A second sensor on the very spot of a grid corner's (two devices on one pole): no zoom
+# separates them, so at the last zoom their group lists them.
+TWIN = Sensor("yeondong-twin", "Yeondong e2e twin", DENSE[0].lon, DENSE[0].lat, 95.0, 170.0)
+ALL = SENSORS + DENSE + (TWIN,)
 # A sensor in the middle of the dense grid: the one the test zooms in to.
 TARGET = DENSE[2 * 6 + 2]
 
@@ -681,6 +684,31 @@ def test_the_map_grades_sensors_in_words_and_draws_the_surface(
         expect(marker(page, reference)).to_contain_text("Station")  # alone and zoomed in
         page.locator("#air-map").screenshot(path=str(tmp_path / "air-map-zoomed-in.png"))
 
+        # By keyboard, a group zooms in; at the last zoom, sensors on one spot are listed.
+        page.locator(f'#sensors button[data-id="{TWIN.entity}"]').click()  # centres on it
+        twins = page.locator(f'.air-group[data-sensors~="{TWIN.entity}"]')
+        popup = page.locator(".air-group-popup")
+        for _ in range(8):
+            if popup.count():
+                break
+            before = map_zoom(page)
+            twins.focus()
+            page.keyboard.press("Enter")
+            page.wait_for_function(
+                """(z) => Number(document.getElementById('air-map').dataset.zoom) !== z
+                  || document.querySelector('.air-group-popup')""",
+                arg=before,
+                timeout=10_000,
+            )
+        expect(popup).to_be_visible()
+        expect(twins).to_have_attribute("aria-label", re.compile(r"^2 sensors at one place.*list"))
+        expect(twins).to_contain_text(codes["very_unhealthy"])  # the worse of the two
+        check_badges(page, words, "No data")
+        expect(popup).to_have_css("opacity", "1")  # faded in
+        page.locator("#air-map").screenshot(path=str(tmp_path / "air-map-group-list.png"))
+        popup.get_by_role("button", name=re.compile(re.escape(DENSE[0].name))).click()
+        expect(chart.locator(".chart-title")).to_contain_text(DENSE[0].name)
+
         # PM10: the surface and the legend follow.
         page.locator('label[for="pollutant-pm10"]').click()
         surface_drawn(page, hours[-1], "pm10")
@@ -752,3 +780,77 @@ def test_the_map_fits_a_phone_in_the_browsers_language(
         assert not problems, f"the page logged errors: {problems}"
     finally:
         context.close()
+
+
+GROUPS_JS = ROOT / "src" / "citysmart" / "services" / "air" / "static" / "air_map_groups.js"
+
+# Random badges (seeded) at several densities through group() and widen(): what comes out.
+PLACE_AT_RANDOM = """([n, seed]) => {
+  let state = seed;
+  const random = () => (state = (state * 16807) % 2147483647) / 2147483647;
+  const items = Array.from({ length: n }, (_, id) => {
+    const w = 30 + random() * 40;
+    return { id, x: random() * 800, y: random() * 600, w, h: 18, wide: { w: w * 2.2, h: 18 } };
+  });
+  const { group, widen } = window.CitysmartAirGroups;
+  const size = (members) => ({ w: 44 + 4 * String(members.length).length, h: 20 });
+  const clusters = group(items, size, 3);
+  const rank = (item) => item.id;
+  const wide = widen(clusters, rank, 3);
+  return {
+    items: items.map(({ id, x, y, w, h }) => ({ id, x, y, w, h })),
+    clusters: clusters.map((c) => ({
+      ids: c.members.map((m) => m.id), x: c.x, y: c.y, w: c.w, h: c.h,
+      wide: c.members.length === 1 && wide.has(c.members[0]),
+    })),
+  };
+}"""
+
+
+def _overlap(a: Mapping[str, float], b: Mapping[str, float], gap: float) -> bool:
+    return (
+        abs(a["x"] - b["x"]) < (a["w"] + b["w"]) / 2 + gap
+        and abs(a["y"] - b["y"]) < (a["h"] + b["h"]) / 2 + gap
+    )
+
+
+@pytest.mark.parametrize(("count", "seed"), [(12, 1), (96, 7), (400, 11)])
+def test_badge_placement_leaves_no_overlap_and_loses_no_sensor(
+    browser: Browser, count: int, seed: int
+) -> None:
+    page = browser.new_page()
+    try:
+        page.add_script_tag(path=str(GROUPS_JS))
+        placed = page.evaluate(PLACE_AT_RANDOM, [count, seed])
+    finally:
+        page.close()
+    items = {item["id"]: item for item in placed["items"]}
+    clusters = placed["clusters"]
+    # Every badge is in exactly one place on the map.
+    assert sorted(i for c in clusters for i in c["ids"]) == sorted(items)
+    boxes = []
+    for cluster in clusters:
+        members = [items[i] for i in cluster["ids"]]
+        if len(members) == 1:
+            # A badge standing alone stays on its sensor.
+            assert (cluster["x"], cluster["y"]) == (members[0]["x"], members[0]["y"])
+        else:
+            # A group sits amid its sensors.
+            assert cluster["x"] == pytest.approx(sum(m["x"] for m in members) / len(members))
+            assert cluster["y"] == pytest.approx(sum(m["y"] for m in members) / len(members))
+        wide = 2.2 if cluster["wide"] else 1.0
+        boxes.append({**cluster, "w": cluster["w"] * wide})
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1 :]:
+            assert not _overlap(a, b, 3), (a, b)
+    # Sparse badges all stand alone; dense ones are gathered.
+    if count <= 12:
+        assert len(clusters) >= count - 2
+    else:
+        assert len(clusters) < count
+    # A badge that stayed short had no room for its long label.
+    for i, cluster in enumerate(boxes):
+        if len(cluster["ids"]) == 1 and not cluster["wide"]:
+            longer = {**cluster, "w": cluster["w"] * 2.2}
+            others = boxes[:i] + boxes[i + 1 :]
+            assert any(_overlap(longer, other, 3) for other in others), cluster

@@ -882,7 +882,7 @@
   function expandGroup(marker, byKeyboard) {
     const L = window.L;
     if (atMaxZoom()) {
-      openGroupList(marker); // as close as the map goes: the sensors share one spot
+      openGroupList(marker, byKeyboard); // as close as the map goes: the sensors share one spot
       return;
     }
     const bounds = L.latLngBounds(marker.places);
@@ -894,7 +894,7 @@
     }
   }
 
-  function openGroupList(marker) {
+  function openGroupList(marker, byKeyboard) {
     const L = window.L;
     const items = [...marker.sensors]
       .sort((a, b) => (a.name || a.id).localeCompare(b.name || b.id, state.lang))
@@ -909,7 +909,12 @@
     const content = el("div", { className: "air-group-list" },
       el("p", { className: "air-group-list-title", text: t("group_list", { n: marker.sensors.length }) }),
       el("ul", {}, ...items));
-    L.popup({ maxWidth: 300, className: "air-group-popup" }).setLatLng(marker.getLatLng()).setContent(content).openOn(map);
+    marker.closeTooltip(); // it would sit on the list
+    L.popup({ maxWidth: 300, className: "air-group-popup", offset: [0, -12] })
+      .setLatLng(marker.getLatLng()).setContent(content).openOn(map);
+    if (byKeyboard) {
+      content.querySelector("button").focus();
+    }
   }
 
   function drawSurface() {
