@@ -8,6 +8,7 @@ Sejong's.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Any
 
 import numpy as np
@@ -46,8 +47,8 @@ STATIONS = ("Aotizhongxin", "Changping", "Dingling", "Dongsi", "Guanyuan", "Guch
 QUICK = ForecastSettings(min_history_days=4, boosting_rounds=15)
 
 
-@pytest.fixture(scope="module")
-def beijing() -> AreaSeries:
+@functools.cache
+def stand_in_series() -> AreaSeries:
     """Twenty days of hourly PM at six Beijing stations (real data, from Beijing)."""
     return load_beijing_series(
         data_dir() / "beijing-multisite-air-quality",
@@ -57,13 +58,24 @@ def beijing() -> AreaSeries:
     )
 
 
+def clear_forecast_tables(runtime: HubRuntime) -> HubRuntime:
+    """Empty the forecast tables (the air fixtures empty the other air tables)."""
+    with runtime.engine.begin() as conn:
+        for table in FORECAST_TABLES:
+            conn.execute(text(f"DELETE FROM {table}"))
+    return runtime
+
+
+@pytest.fixture
+def beijing() -> AreaSeries:
+    """The stand-in area means: six Beijing stations."""
+    return stand_in_series()
+
+
 @pytest.fixture
 def forecast_runtime(air_runtime: HubRuntime) -> HubRuntime:
     """The air runtime with the forecast tables emptied too."""
-    with air_runtime.engine.begin() as conn:
-        for table in FORECAST_TABLES:
-            conn.execute(text(f"DELETE FROM {table}"))
-    return air_runtime
+    return clear_forecast_tables(air_runtime)
 
 
 def store_area_means(
