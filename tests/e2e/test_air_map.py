@@ -701,7 +701,9 @@ def test_the_map_grades_sensors_in_words_and_draws_the_surface(
                 timeout=10_000,
             )
         expect(popup).to_be_visible()
-        expect(twins).to_have_attribute("aria-label", re.compile(r"^2 sensors at one place.*list"))
+        expect(twins).to_have_attribute(
+            "aria-label", re.compile(r"^2 sensors close together.*list them")
+        )
         expect(twins).to_contain_text(codes["very_unhealthy"])  # the worse of the two
         check_badges(page, words, "No data")
         expect(popup).to_have_css("opacity", "1")  # faded in

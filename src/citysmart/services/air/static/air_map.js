@@ -66,12 +66,14 @@
       no_grade_short: "NG",
       no_grade_legend: "Not graded: under 75 % of the hour's readings",
       group_legend: "Sensors close together: how many and the worst grade; select to zoom in",
-      group_label: "{n} sensors close together{extra}: worst {grade}{peak}. Select to zoom in.",
-      group_label_list: "{n} sensors at one place{extra}: worst {grade}{peak}. Select to list them.",
+      group_label: "{n} sensors close together{extra}: worst {grade}{peak}.",
+      group_zoom: "Select to zoom in.",
+      group_to_list: "Select to list them.",
       group_peak: ", up to {p} {v}",
       group_reference: ", with {r} reference station(s)",
       group_stale: ", {s} stale",
       group_list: "{n} sensors here",
+      group_all_stale: "{n} stale sensors close together{extra}: no data for over 2 hours.",
       no_grade_why: "under 75 % of the hour's readings: not graded",
       attribution: "Boundaries: Statistics Korea (KOSTAT) SGIS 2018, via southkorea/southkorea-maps (KOGL Type 1)",
       chart: "24-hour chart",
@@ -152,12 +154,14 @@
       no_grade_short: "등급 없음",
       no_grade_legend: "등급 없음: 한 시간 자료가 75 % 미만",
       group_legend: "가까운 측정기 묶음: 대수와 가장 나쁜 등급, 누르면 확대",
-      group_label: "가까운 측정기 {n}대{extra}: 가장 나쁜 등급 {grade}{peak}. 누르면 확대합니다.",
-      group_label_list: "한곳의 측정기 {n}대{extra}: 가장 나쁜 등급 {grade}{peak}. 누르면 목록이 나옵니다.",
+      group_label: "가까운 측정기 {n}대{extra}: 가장 나쁜 등급 {grade}{peak}.",
+      group_zoom: "누르면 확대합니다.",
+      group_to_list: "누르면 목록이 나옵니다.",
       group_peak: ", {p} 최고 {v}",
       group_reference: ", 측정소 {r}곳 포함",
       group_stale: ", 수신 끊김 {s}대",
       group_list: "이곳의 측정기 {n}대",
+      group_all_stale: "가까운 수신 끊김 측정기 {n}대{extra}: 2시간 넘게 자료 없음.",
       no_grade_why: "한 시간 자료가 75 % 미만: 등급 없음",
       attribution: "경계: 통계청 SGIS 2018 (southkorea/southkorea-maps, 공공누리 제1유형)",
       chart: "24시간 그래프",
@@ -743,13 +747,18 @@
 
   function groupLabel(sensors) {
     const summary = groupSummary(sensors);
-    const extra = (summary.references ? t("group_reference", { r: summary.references }) : "")
-      + (summary.stale ? t("group_stale", { s: summary.stale }) : "");
-    const grade = summary.worst ? gradeLabel(summary.worst) : summary.live ? t("no_grade") : t("stale_short");
+    const n = sensors.length;
+    const references = summary.references ? t("group_reference", { r: summary.references }) : "";
+    const action = t(atMaxZoom() ? "group_to_list" : "group_zoom");
+    if (!summary.live) {
+      return `${t("group_all_stale", { n, extra: references })} ${action}`;
+    }
+    const extra = references + (summary.stale ? t("group_stale", { s: summary.stale }) : "");
+    const grade = summary.worst ? gradeLabel(summary.worst) : t("no_grade");
     const peak = summary.peak === null ? "" : t("group_peak", {
       p: POLLUTANT_NAMES[state.pollutant], v: t("value", { v: formatValue(summary.peak) }),
     });
-    return t(atMaxZoom() ? "group_label_list" : "group_label", { n: sensors.length, extra, grade, peak });
+    return `${t("group_label", { n, extra, grade, peak })} ${action}`;
   }
 
   function wideRank(item) {
