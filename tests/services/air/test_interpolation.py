@@ -213,6 +213,31 @@ def test_gap_fill_learns_the_sensors_relation_to_its_neighbours():
     assert abs(filled.value - own[-1]) < abs(idw - own[-1])
 
 
+def test_gap_fill_uses_the_sensors_own_momentum_over_two_hours():
+    # A local source that keeps rising or falling for hours: the last change carries on.
+    rng = np.random.default_rng(21)
+    hours = 400
+    xy_others = rng.uniform(0, 20_000, (6, 2))
+    others = 40 + rng.normal(0, 1.0, (hours + 1, 6))
+    local = np.zeros(hours + 1)
+    for t in range(2, hours + 1):
+        local[t] = 1.6 * local[t - 1] - 0.8 * local[t - 2] + rng.normal(0, 3.0)
+    own = 40 + local
+    errors, one_lag_errors = [], []
+    for end in range(300, hours + 1):
+        filled = fill_gap(np.array([10_000.0, 10_000.0]), own[:end], xy_others, others[: end + 1])
+        assert filled.method == "regression"
+        errors.append(filled.value - own[end])
+        # the one-lag regression: own[t] on own[t-1] and the field now and an hour before
+        no_second_lag = own[:end].copy()
+        no_second_lag[-2] = np.nan
+        single = fill_gap(
+            np.array([10_000.0, 10_000.0]), no_second_lag, xy_others, others[: end + 1]
+        )
+        one_lag_errors.append(single.value - own[end])
+    assert np.sqrt(np.mean(np.square(errors))) < 0.8 * np.sqrt(np.mean(np.square(one_lag_errors)))
+
+
 def test_gap_fill_with_short_or_no_history():
     xy_self, own, xy_others, others = synthetic_gap_case(hours=10)
     change = fill_gap(xy_self, own[:-1], xy_others, others)

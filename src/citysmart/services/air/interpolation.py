@@ -1,4 +1,9 @@
-"""Spatial interpolation of one hour's sensor values: IDW, ordinary kriging, and the served choice.
+"""Spatial interpolation of one hour's sensor values: IDW, ordinary kriging, tuned kriging, served.
+
+Tuned kriging follows a ``KrigingPlan`` (an anisotropic geometry and a few nuggets) that
+``kriging_plan.choose_plan`` picks on a schedule by the sensors' own leave-one-out error
+over past hours; given a plan, ``fit_hour`` serves it. Gap filling lives in ``gapfill``
+(re-exported here).
 
 Everything works in a local metric projection (metres east and north of a centre). An
 equirectangular projection around the data's centroid is enough at city scale: over
@@ -33,13 +38,23 @@ import scipy.linalg  # type: ignore[import-untyped]
 from scipy.optimize import nnls  # type: ignore[import-untyped]
 from scipy.spatial.distance import cdist, pdist  # type: ignore[import-untyped]
 
+from citysmart.services.air.anisotropy import Geometry, KrigingPlan
+from citysmart.services.air.gapfill import (
+    MAX_GAP_HOURS,
+    MIN_GAP_TRAINING,
+    GapFill,
+    GapMethod,
+    fill_gap,
+    spatial_series,
+)
+
 FloatArray = npt.NDArray[np.float64]
 AnyFloatArray = npt.NDArray[np.floating]
-Method = Literal["idw", "kriging"]
+Method = Literal["idw", "kriging", "tuned"]
 VariogramModel = Literal["linear", "exponential", "spherical"]
 
 EARTH_RADIUS_M = 6_371_008.8
-METHODS: tuple[Method, ...] = ("idw", "kriging")
+METHODS: tuple[Method, ...] = ("idw", "kriging", "tuned")
 # Rows of targets handled at once: 4096 x 100 float32 distances (1.6 MB) stay in cache.
 _CHUNK_ROWS = 4096
 # Below this many targets the plain float64 path is faster than chunks and threads.
@@ -329,9 +344,6 @@ class KrigingModel:
         return residuals
 
 
-Model = IdwModel | KrigingModel
-
-
 def fit_idw(xy: AnyFloatArray, values: AnyFloatArray, power: float = 2.0) -> IdwModel:
     """Set up IDW for one hour's sensors (NaN values dropped, shared positions merged)."""
     clean_xy, clean_values = _clean(xy, values)
@@ -382,18 +394,79 @@ def fit_kriging(
 
 
 @dataclass(frozen=True)
+class TunedKrigingModel:
+    """Kriging in a stretched plane, averaged over a plan's nuggets (one dual form).
+
+    With one geometry, the nuggets' dual forms share their distances: the average of their
+    predictions is one sum mean + sum_i coefficients_i * |x - x_i| in the stretched plane
+    (the nugget terms vanish because each coefficient vector sums to zero).
+    """
+
+    xy: FloatArray
+    values: FloatArray
+    plan: KrigingPlan
+    stretched: KrigingModel
+    residuals: FloatArray
+    method: Method = field(default="tuned", init=False)
+
+    def predict(self, targets: AnyFloatArray) -> AnyFloatArray:
+        """Predict at (m, 2) target positions in metres (float32 for large m)."""
+        return self.stretched.predict(self.plan.geometry.transform(targets))
+
+    def loo_residuals(self) -> FloatArray:
+        """Return each sensor's value minus its prediction from the others (same plan)."""
+        return self.residuals
+
+
+def fit_tuned_kriging(
+    xy: AnyFloatArray, values: AnyFloatArray, plan: KrigingPlan
+) -> TunedKrigingModel:
+    """Krige one hour's sensors with ``plan`` (NaN values dropped, shared positions merged)."""
+    clean_xy, clean_values = _clean(xy, values)
+    n = len(clean_values)
+    if n == 0:
+        raise ValueError("no sensor with a value: nothing to interpolate")
+    stretched_xy = np.asarray(plan.geometry.transform(clean_xy), dtype=np.float64)
+    models = [
+        fit_kriging(stretched_xy, clean_values, Variogram("linear", nugget, 1.0))
+        for nugget in plan.nuggets_m
+    ]
+    coefficients = np.mean([m.coefficients for m in models], axis=0)
+    mean = float(np.mean([m.mean + m.variogram.nugget * m.coefficients.sum() for m in models]))
+    residuals = np.mean([m.loo_residuals() for m in models], axis=0)
+    # A model that fell back (singular matrix) keeps its own variogram; averaging the dual
+    # forms is exact only when every model is linear with slope 1, which fit_kriging keeps.
+    averaged = KrigingModel(
+        stretched_xy, clean_values, Variogram("linear", 0.0, 1.0), coefficients, mean,
+        models[0].inverse,
+    )  # fmt: skip
+    return TunedKrigingModel(clean_xy, clean_values, plan, averaged, residuals)
+
+
+Model = IdwModel | KrigingModel | TunedKrigingModel
+
+
+@dataclass(frozen=True)
 class HourFit:
-    """Both interpolators of one hour, their leave-one-out errors and the served choice."""
+    """The interpolators of one hour, their leave-one-out errors and the served choice.
+
+    ``tuned`` exists when the hour was fitted with a plan; it is then the served method.
+    """
 
     idw: IdwModel
     kriging: KrigingModel
     loo_rmse: dict[str, float]
     served: Method
     note: str
+    tuned: TunedKrigingModel | None = None
 
     def model(self, method: Method | Literal["served"] = "served") -> Model:
-        """Return the model of ``method`` (``served``: the one with the lower LOO error)."""
+        """Return the model of ``method`` (``served``: the one this hour serves)."""
         chosen = self.served if method == "served" else method
+        if chosen == "tuned":
+            if self.tuned is None:
+                raise ValueError("tuned kriging needs a plan: fit the hour with plan=...")
+            return self.tuned
         return self.idw if chosen == "idw" else self.kriging
 
     def predict(
@@ -410,11 +483,16 @@ def fit_hour(
     power: float = 2.0,
     history: AnyFloatArray | None = None,
     variogram_model: VariogramModel = "linear",
+    plan: KrigingPlan | None = None,
 ) -> HourFit:
-    """Fit IDW and kriging to one hour's sensors and serve the one with lower LOO RMSE.
+    """Fit IDW and kriging (and tuned kriging with ``plan``) to one hour's sensors; serve one.
 
-    ``history`` (hours, sensors), aligned with ``values``, lets the variogram pool the
-    same sensors' previous hours (its rows may hold NaN). Ties serve IDW.
+    Without a plan the one of IDW and kriging with the lower LOO RMSE is served (ties serve
+    IDW). With a plan (chosen from past hours, see ``kriging_plan.choose_plan``) tuned
+    kriging is served: its settings were chosen on many hours, which one hour's
+    leave-one-out error cannot overrule reliably. ``history`` (hours, sensors), aligned
+    with ``values``, lets the per-hour variogram pool the same sensors' previous hours
+    (its rows may hold NaN). Hours too small or flat to krige serve IDW either way.
     """
     xy_all = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
     values_all = np.asarray(values, dtype=np.float64).ravel()
@@ -424,7 +502,10 @@ def fit_hour(
         note = "one sensor" if n == 1 else "two sensors" if n == 2 else "all values equal"
         kriging = fit_kriging(idw.xy, idw.values, LINEAR_VARIOGRAM)
         loo = {"idw": _rmse(idw.loo_residuals()), "kriging": _rmse(kriging.loo_residuals())}
-        return HourFit(idw, kriging, loo, "idw", f"{note}: IDW served")
+        tuned = None if plan is None else fit_tuned_kriging(idw.xy, idw.values, plan)
+        if tuned is not None:
+            loo["tuned"] = _rmse(tuned.loo_residuals())
+        return HourFit(idw, kriging, loo, "idw", f"{note}: IDW served", tuned)
     past = None
     if history is not None and n == len(values_all):
         # Pooling needs the same sensors in the same order; with any sensor dropped or
@@ -434,6 +515,10 @@ def fit_hour(
     note = "" if variogram is not None else "variogram fit failed: linear variogram"
     kriging = fit_kriging(idw.xy, idw.values, variogram)
     loo = {"idw": _rmse(idw.loo_residuals()), "kriging": _rmse(kriging.loo_residuals())}
+    if plan is not None:
+        tuned = fit_tuned_kriging(idw.xy, idw.values, plan)
+        loo["tuned"] = _rmse(tuned.loo_residuals())
+        return HourFit(idw, kriging, loo, "tuned", note, tuned)
     served: Method = "kriging" if loo["kriging"] < loo["idw"] else "idw"
     return HourFit(idw, kriging, loo, served, note)
 
@@ -443,76 +528,32 @@ def _rmse(residuals: FloatArray) -> float:
     return float(np.sqrt(np.mean(residuals**2))) if len(residuals) else 0.0
 
 
-GapMethod = Literal["regression", "change", "spatial"]
-# Hours of the sensor's own history the gap-fill regression needs before it is trusted.
-MIN_GAP_TRAINING = 48
-# How far back the sensor's own last value may lie for the change-field estimate.
-MAX_GAP_HOURS = 24
-
-
-@dataclass(frozen=True)
-class GapFill:
-    """A missing hour of one sensor, filled, and how it was filled."""
-
-    value: float
-    method: GapMethod
-
-
-def spatial_series(
-    xy_self: AnyFloatArray, xy_others: AnyFloatArray, others: AnyFloatArray, power: float = 2.0
-) -> FloatArray:
-    """IDW of the other sensors at one position, hour by hour (NaN where none reported)."""
-    rows = np.asarray(others, dtype=np.float64).reshape(-1, len(xy_others))
-    d2 = cdist(np.asarray(xy_self, dtype=np.float64).reshape(1, 2), np.asarray(xy_others))[0] ** 2
-    weights = np.maximum(d2, _SAME_PLACE_M**2) ** (-power / 2)
-    present = np.isfinite(rows)
-    totals = np.where(present, rows, 0.0) @ weights
-    norms = present @ weights
-    with np.errstate(invalid="ignore", divide="ignore"):
-        series: FloatArray = np.where(norms > 0, totals / norms, np.nan)
-    return series
-
-
-def fill_gap(
-    xy_self: AnyFloatArray,
-    own_past: AnyFloatArray,
-    xy_others: AnyFloatArray,
-    others: AnyFloatArray,
-    *,
-    power: float = 2.0,
-) -> GapFill:
-    """Fill a sensor's missing current hour from its own past and the other sensors.
-
-    ``own_past`` holds the sensor's previous k hours (oldest first, NaN where missing);
-    ``others`` holds the other sensors over the same k hours plus the current one
-    (k + 1 rows). With its previous hour known and enough own history, a regression of
-    the sensor on its previous hour and the others' IDW field now and an hour before,
-    fitted on its own history by least squares (scipy ``lstsq``), answers ("regression").
-    Otherwise its last value (at most ``MAX_GAP_HOURS`` back) plus the change of the
-    others' IDW field since then ("change"); without one, the IDW field alone
-    ("spatial"). Values are never negative.
-    """
-    own = np.asarray(own_past, dtype=np.float64).ravel()
-    field_ = spatial_series(xy_self, xy_others, others, power)
-    if len(field_) != len(own) + 1:
-        raise ValueError(f"others need {len(own) + 1} hours (own past + now), got {len(field_)}")
-    now = field_[-1]
-    if not np.isfinite(now):
-        raise ValueError("no other sensor reported this hour: nothing to fill the gap from")
-    known = np.flatnonzero(np.isfinite(own))
-    if len(known) == 0 or len(own) - known[-1] > MAX_GAP_HOURS:
-        return GapFill(max(float(now), 0.0), "spatial")
-    last = int(known[-1])
-    if last == len(own) - 1 and np.isfinite(field_[last]):
-        # Rows t = 1..k-1 of the past: own[t] from own[t-1], field[t], field[t-1].
-        design = np.column_stack([own[:-1], field_[1:-1], field_[:-2]])
-        target = own[1:]
-        usable = np.all(np.isfinite(design), axis=1) & np.isfinite(target)
-        if usable.sum() >= MIN_GAP_TRAINING:
-            coef = scipy.linalg.lstsq(design[usable], target[usable])[0]
-            value = float(np.array([own[last], now, field_[last]]) @ coef)
-            if np.isfinite(value):
-                return GapFill(max(value, 0.0), "regression")
-    if np.isfinite(field_[last]):
-        return GapFill(max(float(own[last] + now - field_[last]), 0.0), "change")
-    return GapFill(max(float(own[last]), 0.0), "change")
+__all__ = [
+    "EARTH_RADIUS_M",
+    "LINEAR_VARIOGRAM",
+    "MAX_GAP_HOURS",
+    "METHODS",
+    "MIN_GAP_TRAINING",
+    "AnyFloatArray",
+    "FloatArray",
+    "GapFill",
+    "GapMethod",
+    "Geometry",
+    "HourFit",
+    "IdwModel",
+    "KrigingModel",
+    "KrigingPlan",
+    "LocalProjection",
+    "Method",
+    "Model",
+    "TunedKrigingModel",
+    "Variogram",
+    "VariogramModel",
+    "fill_gap",
+    "fit_hour",
+    "fit_idw",
+    "fit_kriging",
+    "fit_tuned_kriging",
+    "fit_variogram",
+    "spatial_series",
+]
