@@ -1386,8 +1386,8 @@ def api_figure(
 
 
 def measure_size(run: Run, size: int) -> None:
-    """Measure every per-size figure on a population of ``size`` entities."""
-    for figure in ("create", *READ_FIGURES):
+    """Measure the chosen per-size figures on a population of ``size`` entities."""
+    for figure in (f for f in ("create", *READ_FIGURES) if f in run.args.figures):
         raw = None
         if figure in READ_FIGURES:
             raw = run.timed(run.job(f"raw_{figure}", target=run.url, population=size), None)
@@ -1560,7 +1560,7 @@ def measure_database(kind: str, args: argparse.Namespace, workdir: Path) -> Run:
                 self_check(run, size)
                 log(f"{kind}: measuring at {size:,} entities")
                 measure_size(run, size)
-            if args.temporal_values:
+            if args.temporal_values and "temporal" in args.figures:
                 end_s = (int(time.time()) // 3600 - 1) * 3600
                 history = History(args.temporal_values, end_s)
                 load_history(run, history)
@@ -1730,6 +1730,14 @@ def render(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _figures(text: str) -> list[str]:
+    chosen = [f.strip() for f in text.split(",") if f.strip()]
+    unknown = sorted(set(chosen) - set(FIGURES))
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(f"unknown figures {unknown}; choose from {list(FIGURES)}")
+    return chosen
+
+
 def _ints(value: str) -> list[int]:
     return [int(v) for v in value.split(",") if v.strip()]
 
@@ -1761,6 +1769,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="a server where a throwaway database may be created and dropped",
     )
     parser.add_argument("--sizes", type=_ints, default=None, help="1000,10000,100000")
+    parser.add_argument(
+        "--figures",
+        type=_figures,
+        default=list(FIGURES),
+        help=f"a subset of {','.join(FIGURES)} (all)",
+    )
     parser.add_argument("--duration", type=float, default=None, help="seconds per figure (5)")
     parser.add_argument("--warmup", type=float, default=None, help="seconds not counted (1)")
     parser.add_argument("--concurrency", type=int, default=16, help="concurrent clients (16)")
