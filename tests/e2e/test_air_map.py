@@ -244,13 +244,14 @@ def _store_readings(base_url: str, token: str) -> None:
             assert not response.json()["rejected"], response.text
 
 
-def _run_hourly_job(data: Path, secret_key: str) -> None:
-    """Run the air service's hourly job, as a worker's runner does, on the server's database."""
+def _run_jobs(data: Path, secret_key: str) -> None:
+    """Run the air service's hourly job, then its forecast job, as a worker's runner does."""
     settings = Settings(data_dir=data, mqtt_ingest=False, secret_key=secret_key)
     runtime = HubRuntime.create(settings)
     try:
-        job = next(job for job in SERVICE.jobs if job.name == "air.hourly")
-        job.run(runtime)
+        for name in ("air.hourly", "air.forecast"):
+            job = next(job for job in SERVICE.jobs if job.name == name)
+            job.run(runtime)
     finally:
         runtime.stop()
 
@@ -293,7 +294,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         base_url = f"http://127.0.0.1:{http_port}"
         _wait_healthy(base_url, process, log)
         _store_readings(base_url, token)
-        _run_hourly_job(data, env["CITYSMART_SECRET_KEY"])
+        _run_jobs(data, env["CITYSMART_SECRET_KEY"])
         hours = httpx.get(f"{base_url}/api/v1/air/hours", timeout=10).json()["hours"]
         assert len(hours) >= HOURS - 1, f"maps for {hours}:\n{log.read_text()[-4000:]}"
         yield Server(base_url, hours)
@@ -658,6 +659,9 @@ def test_the_map_grades_sensors_in_words_and_draws_the_surface(
         page.locator(f'#areas button[data-id="{area["code"]}"]').click()
         expect(chart.locator(".chart-title")).to_contain_text(area["name_en"])
         expect(chart.locator(".chart-bar").first).to_be_visible()
+        # ... and its next 6 hours: graded in words, the method named (persistence here: no
+        # model is fitted on a few hours), the issue time.
+        check_forecast(page, server, area["code"], "pm25", "en")
 
         # Selecting a group zooms in to its sensors until the chosen one stands alone...
         target = marker(page, TARGET)
@@ -715,6 +719,9 @@ def test_the_map_grades_sensors_in_words_and_draws_the_surface(
         page.locator('label[for="pollutant-pm10"]').click()
         surface_drawn(page, hours[-1], "pm10")
         expect(page.locator("#legend-bands")).to_contain_text("31–80 µg/m³")
+        # The selected area's forecast follows too (the twin's list click chose a sensor: back).
+        page.locator(f'#areas button[data-id="{area["code"]}"]').click()
+        check_forecast(page, server, area["code"], "pm10", "en")
 
         # Korean: every label, the grades on the markers, the status.
         page.locator("#lang-toggle").click()
@@ -728,6 +735,7 @@ def test_the_map_grades_sensors_in_words_and_draws_the_surface(
             expect(marker(page, sensor)).to_contain_text(grade(sensor.pm10, "pm10").label_ko)
         expect(marker(page, STALE)).to_contain_text("수신 없음")
         expect(page.locator('label[for="hour-slider"]')).to_have_text("시각 (KST)")
+        check_forecast(page, server, area["code"], "pm10", "ko")
         page.screenshot(path=str(tmp_path / "air-map-ko.png"), full_page=True)
         assert not problems, f"the page logged errors: {problems}"
     finally:
@@ -779,6 +787,86 @@ def test_the_map_fits_a_phone_in_the_browsers_language(
         expect(chart).to_be_visible()
         expect(chart).to_be_in_viewport()  # the chart comes into view under the map
         page.screenshot(path=str(tmp_path / "air-map-phone.png"), full_page=True)
+        assert not problems, f"the page logged errors: {problems}"
+    finally:
+        context.close()
+
+
+def shown(value: float) -> str:
+    """Format a value as the page does: one decimal, none from 100."""
+    return f"{value:.0f}" if value >= 100 else f"{value:.1f}"
+
+
+def check_forecast(page: Page, server: Server, code: str, pollutant: str, lang: str) -> None:
+    """The panel shows the area's 6 forecast hours as the API gives them, in ``lang``."""
+    body = httpx.get(
+        f"{server.base_url}/api/v1/air/forecast",
+        params={"area": code, "pollutant": pollutant},
+        timeout=10,
+    ).json()
+    assert body["fallback"] is True, body  # a few hours of history: persistence stands in
+    points = body["points"]
+    assert [p["horizon"] for p in points] == [1, 2, 3, 4, 5, 6], points
+    forecast = page.locator("#forecast")
+    expect(forecast).to_be_visible()
+    name = body["area"]["name_ko" if lang == "ko" else "name_en"]
+    expect(forecast.locator(".forecast-area")).to_contain_text(name)
+    expect(forecast.locator(".forecast-area")).to_contain_text(
+        {"pm25": "PM2.5", "pm10": "PM10"}[pollutant]
+    )
+    method = forecast.locator(".forecast-method")
+    if lang == "ko":
+        expect(method).to_contain_text("지속 예보")
+    else:
+        expect(method).to_have_text("Persistence (the last hour carried forward)")
+    expect(method).to_have_attribute("title", re.compile("model|모델"))
+    issued = "발표" if lang == "ko" else "Issued"
+    expect(forecast.locator(".forecast-issued")).to_contain_text(
+        f"{issued} {kst(body['issued_at'])} KST"
+    )
+    rows = forecast.locator("tbody tr")
+    expect(rows).to_have_count(6)
+    for row, point in zip(rows.all(), points, strict=True):
+        label = point["grade"]["label_ko" if lang == "ko" else "label_en"]
+        expect(row.locator(".grade-badge")).to_contain_text(label)
+        expect(row.locator(".value")).to_have_text(shown(point["value"]))
+        if point["lower"] is not None and point["upper"] is not None:
+            expect(row.locator(".forecast-range")).to_contain_text(
+                f"{shown(point['lower'])}–{shown(point['upper'])}"
+            )
+        else:
+            expect(row.locator(".forecast-range")).to_contain_text(
+                "범위 없음" if lang == "ko" else "no range yet"
+            )
+        expect(row.locator("time")).to_contain_text(kst(point["hour"])[-5:])
+
+
+def test_a_link_with_an_area_opens_it_with_its_chart_and_forecast(
+    server: Server, browser: Browser
+) -> None:
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, is_mobile=True, timezone_id="UTC", locale="en-US"
+    )
+    page = context.new_page()
+    problems = watch_problems(page)
+    latest = httpx.get(f"{server.base_url}/api/v1/air/map", timeout=10).json()
+    area = next(a for a in latest["areas"] if a["mean"] is not None)
+    try:
+        page.goto(f"{server.base_url}/air?area={area['code']}&lang=ko")
+        expect(page.locator("h1")).to_have_text("세종시 미세먼지")  # ?lang= still decides
+        expect(page.locator("#chart .chart-title")).to_contain_text(area["name_ko"])
+        row = page.locator(f'#areas tr[data-area="{area["code"]}"]')
+        expect(row).to_have_class(re.compile(r"\bis-selected\b"))
+        check_forecast(page, server, area["code"], "pm25", "ko")
+        expect(page.locator("#area-notice")).to_be_hidden()
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"the page scrolls sideways on a phone ({width}px wide)"
+
+        # An unknown code is set aside with a small notice; nothing is selected.
+        page.goto(f"{server.base_url}/air?area=0000000&lang=en")
+        expect(page.locator("#area-notice")).to_contain_text("0000000")
+        expect(page.locator("#chart-hint")).to_be_visible()
+        expect(page.locator("#forecast")).to_be_hidden()
         assert not problems, f"the page logged errors: {problems}"
     finally:
         context.close()

@@ -97,3 +97,14 @@ def test_nothing_outside_a_services_static_folder_is_served(client: TestClient, 
     response = client.get(path)
     assert response.status_code == 404
     assert "import" not in response.text
+
+
+def test_the_page_has_a_forecast_panel_and_a_notice_for_a_linked_area(client: TestClient) -> None:
+    # /air?area=<code> is what alert e-mails link to: the page answers it like /air
+    # (the script selects the area, or says the code is unknown in #area-notice).
+    html = client.get("/air", params={"area": "2901053", "lang": "ko"}).text
+    assert client.get("/air", params={"area": "2901053"}).status_code == 200
+    panel = html[html.index('id="panel"') :]
+    assert 'id="forecast"' in panel  # under the chart, in the selected area's panel
+    assert 'id="forecast-body"' in panel
+    assert re.search(r'<p class="air-notice" id="area-notice"[^>]*\bhidden\b', html)

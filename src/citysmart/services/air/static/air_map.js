@@ -127,6 +127,25 @@
       area_tooltip: "{name}: mean {grade}",
       lowcost_kind: "low-cost sensor",
       reference_kind: "reference station",
+      forecast: "Next 6 hours (forecast)",
+      forecast_area: "{name}: {p}, next 6 hours",
+      forecast_loading: "Loading the forecast…",
+      forecast_none: "No forecast has been issued yet. One is made after each hourly map.",
+      forecast_empty: "No forecast for this area: it had no hourly mean to start from.",
+      forecast_failed: "The forecast could not be loaded ({e}).",
+      forecast_issued: "Issued {t} KST",
+      forecast_range: "80 % range {lo}–{hi}",
+      forecast_no_range: "no range yet (too little history)",
+      forecast_col_value: "{p} (µg/m³), 80 % range",
+      method_persistence: "Persistence (the last hour carried forward)",
+      method_persistence_tip: "Not a model: the latest hourly mean is repeated for the next 6 hours. The range is how much the areas' means changed over the last days.",
+      method_model: "Model forecast",
+      method_model_tip: "A statistical model fitted on the stored hourly area means; served only where it beat persistence on held-out hours.",
+      method_mixed: "Model and persistence",
+      method_mixed_tip: "The model where it beat persistence on held-out hours; persistence (the last hour carried forward) at the other hours.",
+      method_row_persistence: "persistence",
+      method_row_model: "model",
+      area_unknown: "No area has the code “{c}”: showing the whole city.",
     },
     ko: {
       title: "세종시 미세먼지",
@@ -215,6 +234,25 @@
       area_tooltip: "{name}: 평균 {grade}",
       lowcost_kind: "간이측정기",
       reference_kind: "측정소",
+      forecast: "앞으로 6시간 예보",
+      forecast_area: "{name}: {p}, 앞으로 6시간",
+      forecast_loading: "예보를 불러오는 중…",
+      forecast_none: "아직 발표된 예보가 없습니다. 매시 지도가 계산된 뒤 만들어집니다.",
+      forecast_empty: "이 지역의 예보가 없습니다: 시작할 시간 평균값이 없었습니다.",
+      forecast_failed: "예보를 불러오지 못했습니다 ({e}).",
+      forecast_issued: "발표 {t} KST",
+      forecast_range: "80 % 범위 {lo}–{hi}",
+      forecast_no_range: "범위 없음 (자료 부족)",
+      forecast_col_value: "{p} (µg/m³), 80 % 범위",
+      method_persistence: "지속 예보 (마지막 시간 값 유지)",
+      method_persistence_tip: "모델이 아닙니다: 가장 최근 시간 평균을 앞으로 6시간 동안 그대로 씁니다. 범위는 최근 며칠 동안 지역 평균이 바뀐 정도입니다.",
+      method_model: "모델 예보",
+      method_model_tip: "저장된 지역별 시간 평균으로 학습한 통계 모델이며, 검증 시간에 지속 예보보다 나았던 시간에만 씁니다.",
+      method_mixed: "모델과 지속 예보",
+      method_mixed_tip: "검증 시간에 지속 예보보다 나았던 시간에는 모델, 나머지 시간에는 지속 예보(마지막 시간 값 유지)를 씁니다.",
+      method_row_persistence: "지속",
+      method_row_model: "모델",
+      area_unknown: "코드가 “{c}”인 지역이 없어 시 전체를 보여 줍니다.",
     },
   };
 
@@ -246,6 +284,9 @@
     areaFeatures: null,
     selection: null, // {kind: "sensor"|"area", id}
     series: null, // {selection, points} of the chart on screen
+    forecast: null, // {code, pollutant, body | null (none issued yet), error} of the panel's forecast
+    forecastRequest: 0,
+    askedArea: new URLSearchParams(window.location.search).get("area"), // from a link (alerts)
     reveal: false, // scroll the chart into view once it is drawn (after a selection)
     opacity: 0.7,
     problem: null, // {key, values} of what went wrong, so it can be said in either language
@@ -409,6 +450,9 @@
   const chartHint = document.getElementById("chart-hint");
   const panel = document.getElementById("panel");
   const mapNote = document.getElementById("map-note");
+  const forecastEl = document.getElementById("forecast");
+  const forecastBody = document.getElementById("forecast-body");
+  const areaNotice = document.getElementById("area-notice");
 
   function setStatus(kind, text) {
     statusEl.classList.toggle("live", kind === "live");
@@ -491,6 +535,7 @@
         drawAreas(collection);
         renderAreaTable();
         renderSensorTable();
+        openAskedArea();
       })
       .catch((error) => showMapNote(t("boundaries_failed", { e: error.message })));
   }
@@ -1138,6 +1183,7 @@
     }
     state.reveal = true; // once drawn, bring the chart into view (on a phone it is off screen)
     loadSeries();
+    loadForecast();
   }
 
   async function loadSeries() {
@@ -1318,6 +1364,143 @@
     chartEl.replaceChildren(heading, chart, details);
   }
 
+  // ---- the 6-hour forecast of a selected area -------------------------------------------------
+
+  function openAskedArea() {
+    // /air?area=<code> (alert e-mails and webhooks link there): select that area once.
+    const code = state.askedArea;
+    state.askedArea = null;
+    if (!code) {
+      return;
+    }
+    const feature = areaFeature(code);
+    if (!feature) {
+      areaNotice.dataset.code = code;
+      renderAreaNotice();
+      return;
+    }
+    if (map && areaLayer) {
+      areaLayer.eachLayer((layer) => {
+        if (layer.feature && layer.feature.properties.code === code) {
+          fitted = true;
+          map.fitBounds(layer.getBounds(), { padding: [24, 24], animate: false });
+        }
+      });
+    }
+    select({ kind: "area", id: code });
+  }
+
+  function renderAreaNotice() {
+    const code = areaNotice.dataset.code;
+    areaNotice.hidden = !code;
+    areaNotice.textContent = code ? t("area_unknown", { c: code }) : "";
+  }
+
+  async function loadForecast() {
+    const selection = state.selection;
+    if (!selection || selection.kind !== "area") {
+      state.forecast = null;
+      forecastEl.hidden = true;
+      return;
+    }
+    const ticket = ++state.forecastRequest;
+    const code = selection.id;
+    const pollutant = state.pollutant;
+    forecastEl.hidden = false;
+    if (!state.forecast || state.forecast.code !== code || state.forecast.pollutant !== pollutant) {
+      forecastBody.replaceChildren(el("p", { className: "chart-note", text: t("forecast_loading") }));
+    }
+    let result;
+    try {
+      const response = await fetch(
+        `${config.api}/forecast?area=${encodeURIComponent(code)}&pollutant=${pollutant}`,
+        { cache: "no-store", headers: { Accept: "application/json" } });
+      if (response.status === 404) {
+        result = { code, pollutant, body: null, error: null }; // none issued yet
+      } else if (!response.ok) {
+        throw new Error(`HTTP ${response.status}`);
+      } else {
+        result = { code, pollutant, body: await response.json(), error: null };
+      }
+    } catch (error) {
+      result = { code, pollutant, body: null, error: error.message };
+    }
+    if (ticket !== state.forecastRequest) {
+      return; // a newer selection or pollutant won
+    }
+    state.forecast = result;
+    renderForecast();
+  }
+
+  function methodInfo(method, fallback) {
+    if (fallback || method === "persistence") {
+      return { key: "persistence", label: t("method_persistence"), tip: t("method_persistence_tip") };
+    }
+    if (method === "model") {
+      return { key: "model", label: t("method_model"), tip: t("method_model_tip") };
+    }
+    return { key: "mixed", label: t("method_mixed"), tip: t("method_mixed_tip") };
+  }
+
+  function renderForecast() {
+    const forecast = state.forecast;
+    if (!forecast) {
+      forecastEl.hidden = true;
+      return;
+    }
+    forecastEl.hidden = false;
+    const note = (key, values, extra) => el("p", { className: `chart-note${extra ? ` ${extra}` : ""}`, text: t(key, values) });
+    if (forecast.error) {
+      forecastBody.replaceChildren(note("forecast_failed", { e: forecast.error }, "error"));
+      return;
+    }
+    if (!forecast.body) {
+      forecastBody.replaceChildren(note("forecast_none", {}, "forecast-none"));
+      return;
+    }
+    const body = forecast.body;
+    const p = POLLUTANT_NAMES[body.pollutant] || POLLUTANT_NAMES[forecast.pollutant];
+    const name = areaName(body.area || areaInfo(forecast.code) || { code: forecast.code });
+    const points = body.points || [];
+    const how = methodInfo(body.method, body.fallback);
+    const source = describeSource(body.source);
+    const meta = el("p", { className: "forecast-meta" },
+      el("span", {
+        className: `forecast-method method-${how.key}`, title: how.tip, tabindex: 0,
+        "aria-label": `${how.label}. ${how.tip}`, text: how.label,
+      }),
+      body.issued_at ? el("span", { className: "forecast-issued" },
+        " · ", el("time", { datetime: body.issued_at, text: t("forecast_issued", { t: formatDateTime(body.issued_at) }) })) : "",
+      source && source.toLowerCase() !== "measured" ? el("span", { className: "forecast-source", text: ` · ${t("source", { s: source })}` }) : "");
+    const title = el("p", { className: "forecast-area", text: t("forecast_area", { name, p }) });
+    if (!points.length) {
+      forecastBody.replaceChildren(title, meta, note("forecast_empty", {}, "forecast-none"));
+      return;
+    }
+    const table = el("table", { className: "air-table forecast-table" },
+      el("thead", {}, el("tr", {},
+        el("th", { scope: "col", text: t("col_hour") }),
+        el("th", { scope: "col", className: "num", text: t("forecast_col_value", { p }) }),
+        el("th", { scope: "col", text: t("col_grade") }))),
+      el("tbody", {}, ...points.map((pt) => {
+        const rowHow = methodInfo(pt.method, false);
+        return el("tr", { "data-horizon": pt.horizon, "data-method": pt.method },
+          el("th", { scope: "row" },
+            el("time", { datetime: pt.hour, text: shortTime(pt.hour) }),
+            el("span", { className: "sub", text: `+${pt.horizon} h` }),
+            body.method === "mixed" ? el("span", { className: "sub", title: rowHow.tip, text: t(`method_row_${rowHow.key}`) }) : ""),
+          el("td", { className: "num" },
+            el("span", { className: "value", text: formatValue(pt.value) }),
+            el("span", {
+              className: "sub forecast-range",
+              text: typeof pt.lower === "number" && typeof pt.upper === "number"
+                ? t("forecast_range", { lo: formatValue(pt.lower), hi: formatValue(pt.upper) }) : t("forecast_no_range"),
+            })),
+          el("td", {}, typeof pt.value === "number" ? gradeBadge(pt.grade, false) : t("chart_missing")));
+      })));
+    forecastBody.replaceChildren(title, meta, el("div", { className: "table-wrap" }, table));
+  }
+
   // ---- hours, slider and loading -----------------------------------------------------------
 
   function renderSlider() {
@@ -1415,6 +1598,7 @@
       renderAll();
       if (state.selection) {
         loadSeries();
+        loadForecast();
       }
     } catch (error) {
       if (ticket !== state.request) {
@@ -1467,6 +1651,8 @@
     if (state.series) {
       renderChart();
     }
+    renderForecast();
+    renderAreaNotice();
     if (!window.L) {
       showMapNote(t("no_leaflet"));
     }
@@ -1497,6 +1683,7 @@
       state.pollutant = radio.value;
       applyLanguage(); // the legend and column heads name the pollutant
       loadMap();
+      loadForecast();
     });
   }
 
