@@ -842,7 +842,7 @@ def check_forecast(page: Page, server: Server, code: str, pollutant: str, lang: 
 
 
 def test_a_link_with_an_area_opens_it_with_its_chart_and_forecast(
-    server: Server, browser: Browser
+    server: Server, browser: Browser, tmp_path: Path
 ) -> None:
     context = browser.new_context(
         viewport={"width": 390, "height": 844}, is_mobile=True, timezone_id="UTC", locale="en-US"
@@ -861,6 +861,7 @@ def test_a_link_with_an_area_opens_it_with_its_chart_and_forecast(
         expect(page.locator("#area-notice")).to_be_hidden()
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 390, f"the page scrolls sideways on a phone ({width}px wide)"
+        page.locator("#forecast").screenshot(path=str(tmp_path / "air-forecast-phone.png"))
 
         # An unknown code is set aside with a small notice; nothing is selected.
         page.goto(f"{server.base_url}/air?area=0000000&lang=en")
