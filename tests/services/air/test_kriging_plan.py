@@ -104,6 +104,7 @@ def test_plan_keeps_the_best_geometry_and_its_best_nuggets():
         plan_from_losses(losses[:3], 1_000.0)
     few = np.array([[10.0, 20.0, np.nan, 30.0]] * 5)
     assert choose_plan(np.array([[0, 0], [1e3, 0], [0, 1e3], [1e3, 1e3]]), few) is None
+    assert choose_plan(np.array([[0, 0], [1e3, 0]]), np.ones((5, 2))) is None
 
 
 @pytest.mark.parametrize("count", [50, 30_000])  # the direct path and the chunked float32 path

@@ -150,6 +150,8 @@ def choose_plan(
     median sensor spacing.
     """
     points = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+    if len(points) < MIN_SENSORS:
+        return None
     scale = network_scale(points) if scale_m is None else scale_m
     total, used = candidate_losses(points, history, scale)
     if used == 0:
