@@ -434,8 +434,9 @@ def fit_tuned_kriging(
     coefficients = np.mean([m.coefficients for m in models], axis=0)
     mean = float(np.mean([m.mean + m.variogram.nugget * m.coefficients.sum() for m in models]))
     residuals = np.mean([m.loo_residuals() for m in models], axis=0)
-    # A model that fell back (singular matrix) keeps its own variogram; averaging the dual
-    # forms is exact only when every model is linear with slope 1, which fit_kriging keeps.
+    # Every model is linear with slope 1 (a fallback too), so the averaged dual form is
+    # exact; it reuses KrigingModel's surface code, but its ``inverse`` is the first
+    # nugget's only: leave-one-out residuals come from ``residuals``, never from it.
     averaged = KrigingModel(
         stretched_xy, clean_values, Variogram("linear", 0.0, 1.0), coefficients, mean,
         models[0].inverse,
