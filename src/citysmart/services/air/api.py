@@ -24,7 +24,7 @@ from citysmart.core.auth import OperatorDep, SessionDep
 from citysmart.core.errors import Problem
 from citysmart.core.time import isoformat, parse_instant, utcnow
 from citysmart.hub.queries import latest_values
-from citysmart.services.air import store
+from citysmart.services.air import plan_store, store
 from citysmart.services.air.areas import PILOT_AREA_CODES, bounds, city_grid, load_areas
 from citysmart.services.air.grades import Grade, grade
 from citysmart.services.air.models import AirMapHour, AirSensor
@@ -42,7 +42,7 @@ MAX_EXPORT = dt.timedelta(days=31)
 STALE_AFTER = dt.timedelta(hours=2)
 # How far back the map looks for a sensor's last reading before calling it never seen.
 LAST_SEEN_LOOKBACK = dt.timedelta(days=7)
-METHODS: Final = ("served", "idw", "kriging")
+METHODS: Final = ("served", "idw", "kriging", "tuned")
 _HOUR = dt.timedelta(hours=1)
 
 
@@ -266,18 +266,26 @@ def read_surface(
     session: SessionDep,
     hour: str = Query("latest"),
     pollutant: str = Query("pm25"),
-    method: str = Query("served", description="served, idw or kriging"),
+    method: str = Query("served", description="served, idw, kriging or tuned"),
 ) -> Response:
-    """Draw the surface of an hour (served method, or IDW or kriging) over the map bounds."""
+    """Draw the surface of an hour (served method, IDW, kriging or tuned) over the map bounds.
+
+    Tuned kriging is drawn with the plan the hour was served with; an hour served without
+    one has no tuned surface (404).
+    """
     chosen = _pollutant(pollutant)
     if method not in METHODS:
         raise Problem(400, "Unknown method", f"method {method!r}: use {', '.join(METHODS)}")
     row = _map_row(session, hour, chosen)
     drawn = method if method != "served" else (row.method_served or "idw")
+    plan = plan_store.map_plan(session, row.hour, chosen.value)
+    if drawn == "tuned" and plan is None:
+        raise Problem(404, "No tuned surface", "this hour was served without a tuned-kriging plan")
     key = (row.hour, chosen.value, drawn, row.computed_at)
     png = _PNGS.get(key)
     if png is None:
-        raster = draw_surface(city_grid(), store.map_inputs(row), drawn)  # type: ignore[arg-type]
+        inputs = store.map_inputs(row)
+        raster = draw_surface(city_grid(), inputs, drawn, plan)  # type: ignore[arg-type]
         (south, _), (north, _) = bounds()
         png = render_surface(raster, chosen, south, north)
         _PNGS.put(key, png)

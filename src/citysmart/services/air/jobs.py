@@ -8,7 +8,9 @@ workers), so a run that is missed or fails is made up by the next:
   back, from the hub's raw readings (:mod:`pipeline`), stores the results (:mod:`store`)
   and adds each sensor's hourly values to its AirQualityObserved entity through the
   hub's NGSI-LD store (:mod:`opendata` says how), announcing the change so NGSI-LD
-  subscriptions hear of it.
+  subscriptions hear of it. Each hour is served with tuned kriging when its day has a
+  plan (``plan_job`` chooses one daily; ``plan_store.plans_for_hours`` says which), and
+  records the plan it used.
 - ``air.calibration`` (checked hourly): refits a low-cost sensor against its nearest
   reference station when :func:`calibration.refit_due` says so (no fit yet, a week old,
   or a week of new co-located hours), on the last :data:`CALIBRATION_WINDOW` of hourly
@@ -32,7 +34,7 @@ from citysmart.core.time import utcnow
 from citysmart.hub.ngsi_ld import entity_ops, entity_store
 from citysmart.hub.ngsi_ld.codec import stored_name
 from citysmart.hub.ngsi_ld.model import AttributeInstance, EntityFragment
-from citysmart.services.air import alert_store, store
+from citysmart.services.air import alert_store, plan_store, store
 from citysmart.services.air.areas import city_grid, load_areas
 from citysmart.services.air.calibration import (
     MIN_POINTS,
@@ -46,6 +48,7 @@ from citysmart.services.air.calibration import (
 from citysmart.services.air.grid import Grid
 from citysmart.services.air.opendata import STATIC_ATTRIBUTES, air_quality_observed
 from citysmart.services.air.pipeline import QC_HISTORY, HourResult, SensorMeta, compute_hours
+from citysmart.services.air.plan_job import PLAN_JOBS
 
 logger = logging.getLogger(__name__)
 
@@ -118,9 +121,12 @@ def run_hourly(
         chunk_end = min(chunk_start + CHUNK_HOURS * _HOUR, end)
         with context.sessions() as session:
             readings = store.read_readings(session, sensors, chunk_start - QC_HISTORY, chunk_end)
-        results = compute_hours(readings, sensors, chunk_start, chunk_end, grid, fits)
+            hours = [chunk_start + k * _HOUR for k in range((chunk_end - chunk_start) // _HOUR)]
+            plans = plan_store.plans_for_hours(session, hours)
+        results = compute_hours(readings, sensors, chunk_start, chunk_end, grid, fits, plans)
         with context.sessions.begin() as session:
             store.save_results(session, results, computed_at=utcnow())
+            plan_store.save_map_plans(session, results)
             alert_store.evaluate_alerts(session, [r.hour for r in results])
         report.entities_written += publish_entities(context, sensors, results)
         report.hours.extend(r.hour for r in results)
@@ -295,6 +301,7 @@ def calibration_job(context: Any) -> None:
 JOBS = (
     Job("air.hourly", hourly_job, HOURLY_EVERY_S),
     Job("air.calibration", calibration_job, CALIBRATION_EVERY_S),
+    *PLAN_JOBS,
 )
 
 __all__ = [

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from citysmart.core.db import Base
 from citysmart.core.time import utcnow
 from citysmart.core.types import UTCDateTime
-from citysmart.services.air import models_alerts, models_forecast  # noqa: F401  (their tables)
+from citysmart.services.air import models_alerts, models_forecast, models_plan  # noqa: F401
 
 
 class AirSensor(Base):

@@ -7,10 +7,11 @@ and the current calibrations, :func:`compute_hours` returns for each hour
 - per sensor and variable: the hourly mean with its capture and QC flag counts, the
   calibrated value of low-cost PM, and the value the map uses (calibrated, else raw);
 - per sensor: the overall Korean grade (the worse of PM10 and PM2.5);
-- per pollutant: the interpolation (IDW and kriging fitted, the one with the lower
-  leave-one-out error served), the served surface's mean and worst value per area, and
-  the sensor values it was drawn from (``MapInput``), from which :func:`draw_surface`
-  redraws any method's surface exactly.
+- per pollutant: the interpolation (tuned kriging served where the day has a plan, else
+  IDW and kriging fitted and the one with the lower leave-one-out error served), the
+  served surface's mean and worst value per area, the sensor values it was drawn from
+  (``MapInput``) and the plan it used, from which :func:`draw_surface` redraws any
+  method's surface exactly.
 
 No database and no HTTP: the job (``jobs.py``) reads and stores, the API draws.
 
@@ -36,6 +37,7 @@ from typing import Literal
 
 import numpy as np
 
+from citysmart.services.air.anisotropy import KrigingPlan
 from citysmart.services.air.calibration import CalibrationFit, apply_calibration
 from citysmart.services.air.grades import Grade, overall_grade
 from citysmart.services.air.grid import Float32Array, Grid, area_stats, to_raster
@@ -133,7 +135,7 @@ class AreaValue:
 
 @dataclass(frozen=True)
 class PollutantMap:
-    """One hour's map of one pollutant."""
+    """One hour's map of one pollutant (``plan``: the tuned kriging's, when it served)."""
 
     pollutant: Pollutant
     status: MapStatus
@@ -142,6 +144,7 @@ class PollutantMap:
     note: str
     inputs: tuple[MapInput, ...]
     areas: tuple[AreaValue, ...]
+    plan: KrigingPlan | None = None
 
 
 @dataclass(frozen=True)
@@ -345,12 +348,15 @@ def compute_hours(
     end: dt.datetime,
     grid: Grid,
     fits: Mapping[tuple[str, str], CalibrationFit] | None = None,
+    plans: Mapping[tuple[dt.datetime, Pollutant], KrigingPlan] | None = None,
 ) -> list[HourResult]:
     """Compute every whole hour in ``[start, end)`` from the readings (see the module).
 
     ``sensors`` are in the order of ``readings.sensor_ids``; ``fits`` maps (sensor id,
-    pollutant) to the sensor's current calibration. ``readings`` should begin
-    :data:`QC_HISTORY` before ``start``, so that QC can judge the first readings.
+    pollutant) to the sensor's current calibration; ``plans`` maps (hour, pollutant) to
+    the tuned kriging's plan for that hour (absent: the per-hour IDW-or-kriging choice).
+    ``readings`` should begin :data:`QC_HISTORY` before ``start``, so that QC can judge
+    the first readings.
     """
     if start.tzinfo is None or end.tzinfo is None:
         raise ValueError("start and end must be timezone-aware")
@@ -362,6 +368,7 @@ def compute_hours(
     if n_hours <= 0:
         return []
     fits = fits or {}
+    plans = plans or {}
     flags = _flags(readings, sensors)
     hourly = {name: _hourly(readings, sensors, flags, name, start, n_hours) for name in VARIABLES}
     rh = hourly["relativeHumidity"].mean
@@ -377,7 +384,9 @@ def compute_hours(
     for k in range(n_hours):
         hour = start + dt.timedelta(hours=k)
         rows = _sensor_rows(sensors, hourly, corrected, used, hour, k)
-        maps = {p: _map(p, sensors, xy, used[p][:, k], grid) for p in POLLUTANTS}
+        maps = {
+            p: _map(p, sensors, xy, used[p][:, k], grid, plans.get((hour, p))) for p in POLLUTANTS
+        }
         grades = {}
         for row, sensor in enumerate(sensors):
             graded = overall_grade(
@@ -438,8 +447,9 @@ def _map(
     xy: FloatArray,
     values: FloatArray,
     grid: Grid,
+    plan: KrigingPlan | None = None,
 ) -> PollutantMap:
-    """Fit, draw and summarise one pollutant's hour."""
+    """Fit, draw and summarise one pollutant's hour (with ``plan``: tuned kriging)."""
     ok = np.flatnonzero(np.isfinite(values))
     inputs = tuple(
         MapInput(sensors[i].id, sensors[i].lon, sensors[i].lat, float(values[i]))
@@ -448,13 +458,15 @@ def _map(
     if not inputs:
         areas = tuple(AreaValue(code, None, None, 0) for code in grid.area_names)
         return PollutantMap(pollutant, "no_data", None, {}, "no sensor had a valid mean", (), areas)
-    fitted = fit_hour(xy[ok], values[ok])
+    fitted = fit_hour(xy[ok], values[ok], plan=plan)
     surface = np.maximum(fitted.predict(grid.points), 0.0)
     stats = area_stats(grid, surface, fitted.model())
     areas = tuple(AreaValue(s.name, _clipped(s.mean), _clipped(s.worst), s.cells) for s in stats)
+    used_plan = plan if fitted.served == "tuned" else None
     return PollutantMap(
-        pollutant, "ok", fitted.served, dict(fitted.loo_rmse), fitted.note, inputs, areas
-    )
+        pollutant, "ok", fitted.served, dict(fitted.loo_rmse), fitted.note, inputs, areas,
+        used_plan,
+    )  # fmt: skip
 
 
 def _clipped(value: float) -> float | None:
@@ -462,21 +474,27 @@ def _clipped(value: float) -> float | None:
     return max(float(value), 0.0) if math.isfinite(value) else None
 
 
-def fit_inputs(grid: Grid, inputs: Sequence[MapInput]) -> HourFit:
-    """Fit both interpolators to stored map inputs (the same fit the hour was served with)."""
+def fit_inputs(grid: Grid, inputs: Sequence[MapInput], plan: KrigingPlan | None = None) -> HourFit:
+    """Fit the interpolators to stored map inputs and plan (the fit the hour was served with)."""
     if not inputs:
         raise ValueError("no map inputs: nothing to draw")
     lon = np.array([i.lon for i in inputs], dtype=np.float64)
     lat = np.array([i.lat for i in inputs], dtype=np.float64)
     values = np.array([i.value for i in inputs], dtype=np.float64)
-    return fit_hour(grid.projection.forward(lon, lat), values)
+    return fit_hour(grid.projection.forward(lon, lat), values, plan=plan)
 
 
 def draw_surface(
-    grid: Grid, inputs: Sequence[MapInput], method: Method | Literal["served"] = "served"
+    grid: Grid,
+    inputs: Sequence[MapInput],
+    method: Method | Literal["served"] = "served",
+    plan: KrigingPlan | None = None,
 ) -> Float32Array:
-    """Redraw an hour's surface from its inputs: the full raster, NaN outside the boundary."""
-    fitted = fit_inputs(grid, inputs)
+    """Redraw an hour's surface from its inputs: the full raster, NaN outside the boundary.
+
+    Pass the hour's stored plan to redraw a tuned-kriging hour ("served" then means tuned).
+    """
+    fitted = fit_inputs(grid, inputs, plan)
     values = np.maximum(fitted.predict(grid.points, method), 0.0)
     return to_raster(grid, values)
 

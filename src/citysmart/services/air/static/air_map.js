@@ -100,6 +100,7 @@
       method: "Surface: {m}. Leave-one-out error this hour: IDW {idw}, kriging {kriging} µg/m³.",
       idw: "inverse distance weighting (IDW)",
       kriging: "ordinary kriging",
+      tuned: "tuned kriging",
       no_map: "No map has been computed yet. The first one appears after the hourly job has run.",
       hour_missing: "There is no map for {t} KST.",
       failed: "Update failed ({e}); retrying.",
@@ -207,6 +208,7 @@
       method: "보간 방법: {m}. 이 시간의 교차검증 오차: IDW {idw}, 크리깅 {kriging} µg/m³.",
       idw: "역거리 가중법 (IDW)",
       kriging: "정규 크리깅",
+      tuned: "조정 크리깅",
       no_map: "아직 계산된 지도가 없습니다. 매시 작업이 처음 실행되면 나타납니다.",
       hour_missing: "{t} KST의 지도가 없습니다.",
       failed: "갱신 실패 ({e}); 다시 시도합니다.",
@@ -1080,7 +1082,10 @@
       return;
     }
     const rmse = state.map.loo_rmse || {};
-    const served = state.map.method_served === "kriging" ? t("kriging") : t("idw");
+    // A method this page does not know yet is shown by its name rather than mislabelled.
+    const known = ["idw", "kriging", "tuned"];
+    const name = state.map.method_served;
+    const served = known.includes(name) ? t(name) : name;
     methodEl.textContent = t("method", {
       m: served, idw: formatValue(rmse.idw), kriging: formatValue(rmse.kriging),
     });
