@@ -144,7 +144,7 @@ def test_the_latest_map_has_every_field_of_the_contract(api: Seeded) -> None:
     for sensor in sensors.values():
         assert {
             "id", "name", "lon", "lat", "kind", "area_code", "stale", "last_seen",
-            "pm10", "pm25", "capture_ok", "grade",
+            "pm10", "pm25", "capture_ok", "grade", "mean_24h", "c24e",
         } <= set(sensor)  # fmt: skip
     dodam = sensors[api.ids["dodam"]]
     assert dodam["kind"] == "lowcost"

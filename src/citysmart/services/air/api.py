@@ -24,7 +24,7 @@ from citysmart.core.auth import OperatorDep, SessionDep
 from citysmart.core.errors import Problem
 from citysmart.core.time import isoformat, parse_instant, utcnow
 from citysmart.hub.queries import latest_values
-from citysmart.services.air import plan_store, store
+from citysmart.services.air import plan_store, realtime, store
 from citysmart.services.air.areas import PILOT_AREA_CODES, bounds, city_grid, load_areas
 from citysmart.services.air.grades import Grade, grade
 from citysmart.services.air.models import AirMapHour, AirSensor
@@ -162,11 +162,15 @@ def read_map(
     seen = store.last_seen(session, end, end - LAST_SEEN_LOOKBACK)
     stale = {s.sensor_id for s in stale_sensors({s.id: seen.get(s.id) for s in sensors}, end)}
     areas = {a.area_code: a for a in store.area_hour(session, when, chosen.value)}
+    day = realtime.figures_at(session, when)
     west_south, east_north = bounds()
 
     def value(sensor: AirSensor, variable: str) -> float | None:
         found = hourly.get((sensor.id, variable))
         return _round(found.value) if found is not None and found.sufficient else None
+
+    def _day(sensor_id: str) -> realtime.DayFigures | None:
+        return day.get(sensor_id, {}).get(chosen.value)
 
     def sensor_public(sensor: AirSensor) -> dict[str, Any]:
         mine = hourly.get((sensor.id, chosen.value))
@@ -191,6 +195,10 @@ def read_map(
             },
             "calibrated": bool(mine is not None and mine.corrected is not None),
             "source": sensor.source,
+            # AirKorea's figures for the chosen pollutant: the 24-hour mean (18 valid hours)
+            # and the predicted 24-hour moving average C24E.
+            "mean_24h": figures.mean_24h if (figures := _day(sensor.id)) else None,
+            "c24e": figures.c24e if figures else None,
         }
 
     def area_public(code: str, name_ko: str, name_en: str) -> dict[str, Any]:
