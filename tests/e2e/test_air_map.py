@@ -653,6 +653,22 @@ def test_the_map_grades_sensors_in_words_and_draws_the_surface(
             assert (bar.get_attribute("fill") or "").lower() == colour.lower()
         selected = page.locator(f'#sensors tr[data-sensor="{chosen.entity}"]')
         expect(selected).to_have_class(re.compile(r"\bis-selected\b"))
+        # Above its chart: its 24-hour mean and C24E as the API gives them, graded in words,
+        # or "not enough hours"; C24E explained in a tooltip.
+        answer = next(s for s in latest["sensors"] if s["id"] == chosen.entity)
+        figures = page.locator("#day-figures")
+        expect(figures).to_be_visible()
+        for key, label in (("mean_24h", "24-hour mean"), ("c24e", "C24E (predicted 24-h average)")):
+            figure = figures.locator(f'[data-figure="day_{"mean" if key == "mean_24h" else key}"]')
+            expect(figure.locator("dt")).to_have_text(label)
+            if answer[key] is None:
+                expect(figure.locator("dd")).to_have_text("not enough hours")
+            else:
+                expect(figure.locator("dd .value")).to_have_text(f"{shown(answer[key])} µg/m³")
+                word = grade(answer[key], "pm25").label_en
+                expect(figure.locator("dd .grade-badge")).to_contain_text(word)
+        tip = figures.locator('[data-figure="day_c24e"] dt')
+        expect(tip).to_have_attribute("title", re.compile(r"AirKorea.*24-hour moving average"))
 
         # An area's row draws the area's chart.
         area = next(a for a in latest["areas"] if a["mean"] is not None)
@@ -786,6 +802,10 @@ def test_the_map_fits_a_phone_in_the_browsers_language(
         chart = page.locator("#chart .chart-svg")
         expect(chart).to_be_visible()
         expect(chart).to_be_in_viewport()  # the chart comes into view under the map
+        expect(page.locator("#day-figures")).to_contain_text("24시간 평균")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"the sensor's panel scrolls sideways on a phone ({width}px wide)"
+        page.locator("#panel").screenshot(path=str(tmp_path / "air-panel-phone.png"))
         page.screenshot(path=str(tmp_path / "air-map-phone.png"), full_page=True)
         assert not problems, f"the page logged errors: {problems}"
     finally:

@@ -108,3 +108,13 @@ def test_the_page_has_a_forecast_panel_and_a_notice_for_a_linked_area(client: Te
     assert 'id="forecast"' in panel  # under the chart, in the selected area's panel
     assert 'id="forecast-body"' in panel
     assert re.search(r'<p class="air-notice" id="area-notice"[^>]*\bhidden\b', html)
+
+
+def test_a_selected_sensors_24_hour_figures_sit_in_the_panel_above_its_chart(
+    client: TestClient,
+) -> None:
+    html = client.get("/air").text
+    panel = html[html.index('id="panel"') :]
+    # Filled by the script when a sensor is selected; hidden until then.
+    assert re.search(r'<dl id="day-figures"[^>]*\bhidden\b', panel)
+    assert panel.index('id="day-figures"') < panel.index('id="chart"')

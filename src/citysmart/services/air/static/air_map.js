@@ -147,6 +147,11 @@
       method_row_persistence: "persistence",
       method_row_model: "model",
       area_unknown: "No area has the code “{c}”: showing the whole city.",
+      day_mean: "24-hour mean",
+      day_c24e: "C24E (predicted 24-h average)",
+      day_c24e_tip: "C24E is AirKorea's prediction of the 24-hour moving average, from the last 12 hours and the trend of the last 4, used for its alerts before a full day has passed.",
+      day_none: "not enough hours",
+      day_none_tip: "The 24-hour mean needs at least 18 valid hours of the 24; C24E needs enough of the last 12 and 4 hours.",
     },
     ko: {
       title: "세종시 미세먼지",
@@ -255,6 +260,11 @@
       method_row_persistence: "지속",
       method_row_model: "모델",
       area_unknown: "코드가 “{c}”인 지역이 없어 시 전체를 보여 줍니다.",
+      day_mean: "24시간 평균",
+      day_c24e: "C24E (24시간 예측 이동평균)",
+      day_c24e_tip: "C24E는 최근 12시간과 최근 4시간의 추세로 에어코리아가 예측하는 24시간 이동평균으로, 하루가 다 차기 전에 경보 판단에 씁니다.",
+      day_none: "자료 부족",
+      day_none_tip: "24시간 평균은 24시간 중 유효한 시간이 18시간 이상이어야 하고, C24E는 최근 12시간과 4시간 자료가 충분해야 합니다.",
     },
   };
 
@@ -455,6 +465,7 @@
   const forecastEl = document.getElementById("forecast");
   const forecastBody = document.getElementById("forecast-body");
   const areaNotice = document.getElementById("area-notice");
+  const dayFiguresEl = document.getElementById("day-figures");
 
   function setStatus(kind, text) {
     statusEl.classList.toggle("live", kind === "live");
@@ -1162,6 +1173,47 @@
     });
   }
 
+  // ---- a selected sensor's 24-hour mean and C24E ------------------------------------------
+
+  function bandOf(value) {
+    // The Korean scale grades the whole µg/m³ (truncated), as the service's grades.py does.
+    const bands = config.bands[state.pollutant] || [];
+    const whole = Math.floor(value);
+    return bands.find((b) => b.hi === null || whole <= b.hi) || null;
+  }
+
+  function dayFigure(key, value, tip) {
+    const term = el("dt", { className: "day-term" }, t(key));
+    if (tip) {
+      // A tooltip for the mouse, and the same sentence as the term's accessible description.
+      term.setAttribute("title", tip);
+      term.classList.add("has-tip");
+    }
+    const known = typeof value === "number" && Number.isFinite(value);
+    const detail = known
+      ? el("dd", { className: `day-value day-${key}` },
+        el("span", { className: "value", text: t("value", { v: formatValue(value) }) }), " ",
+        gradeBadge(bandOf(value), false))
+      : el("dd", { className: `day-value day-${key} day-none`, title: t("day_none_tip"), text: t("day_none") });
+    return el("div", { className: "day-figure", "data-figure": key }, term, detail);
+  }
+
+  function renderDayFigures() {
+    const selection = state.selection;
+    const sensor = selection && selection.kind === "sensor" && state.map
+      ? (state.map.sensors || []).find((s) => s.id === selection.id) : null;
+    if (!sensor) {
+      dayFiguresEl.hidden = true;
+      dayFiguresEl.replaceChildren();
+      return;
+    }
+    dayFiguresEl.replaceChildren(
+      dayFigure("day_mean", sensor.mean_24h, null),
+      dayFigure("day_c24e", sensor.c24e, t("day_c24e_tip")),
+    );
+    dayFiguresEl.hidden = false;
+  }
+
   // ---- the 24-hour chart ------------------------------------------------------------------
 
   function selectionName(selection) {
@@ -1187,6 +1239,7 @@
       }
     }
     state.reveal = true; // once drawn, bring the chart into view (on a phone it is off screen)
+    renderDayFigures();
     loadSeries();
     loadForecast();
   }
@@ -1629,6 +1682,7 @@
     renderMethod();
     renderAreaTable();
     renderSensorTable();
+    renderDayFigures(); // the map's hour and pollutant decide the sensor's figures
   }
 
   // ---- language -----------------------------------------------------------------------------
