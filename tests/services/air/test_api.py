@@ -26,6 +26,7 @@ from citysmart.core.time import isoformat
 from citysmart.hub.runtime import HubRuntime
 from citysmart.portal.app import create_app
 from citysmart.services.air import SERVICE, store
+from citysmart.services.air import api as air_api
 from citysmart.services.air.areas import PILOT_AREA_CODES, city_grid
 from citysmart.services.air.calibration import CalibrationFit
 from citysmart.services.air.grades import grade
@@ -36,8 +37,7 @@ from tests.factories import TABLES, create_user_with_token
 from tests.services.air.factories import add_sensor, decode_png, steady, store_readings
 
 HOUR = dt.timedelta(hours=1)
-# Ten minutes past the last hour that has begun: in the past, so readings up to NOW are
-# recent to the operators' stale check (which asks the clock), and whole hours are fixed.
+# Ten minutes past the last hour that has begun: in the past, so whole hours are fixed.
 NOW = floor_hour(dt.datetime.now(dt.UTC)) - HOUR + dt.timedelta(minutes=10)
 LATEST = floor_hour(NOW) - HOUR  # the newest whole hour at NOW
 REPLAY = "replayed from Beijing (UCI data set), not Sejong's readings"
@@ -304,11 +304,17 @@ def test_operator_routes_need_the_operator_role(api: Seeded, path: str) -> None:
     problem(response, 403, "operator")
 
 
-def test_operators_see_stale_sensors_and_calibrations(api: Seeded) -> None:
+def test_operators_see_stale_sensors_and_calibrations(
+    api: Seeded, monkeypatch: pytest.MonkeyPatch
+) -> None:
     token = create_user_with_token(api.runtime, "op", "operator")
     auth = {"Authorization": f"Bearer {token}"}
+    # The stale check asks the clock: pin it, so a slow run (or a clock stepped by NTP
+    # mid-run, which once made every sensor look silent in CI) cannot change the answer.
+    monkeypatch.setattr(air_api, "utcnow", lambda: NOW + HOUR)
     stale = api.client.get("/api/v1/air/stale", headers=auth).json()
-    # The others read until NOW (at most 70 minutes ago); one stopped four hours earlier.
+    assert stale["checked_at"] == isoformat(NOW + HOUR)
+    # The others read until NOW, an hour before the check; one stopped four hours earlier.
     assert [s["id"] for s in stale["sensors"]] == [api.ids["silent"]]
     first = stale["sensors"][0]
     assert first["silent_for_s"] > 4 * 3600
