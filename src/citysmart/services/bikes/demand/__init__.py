@@ -1,0 +1,1 @@
+"""Demand forecasts of pickups and returns: features, models and their evaluation."""

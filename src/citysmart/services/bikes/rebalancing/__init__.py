@@ -1,0 +1,1 @@
+"""Truck rebalancing: target inventories, signed demands and truck routes."""
