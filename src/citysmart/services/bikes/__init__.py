@@ -5,10 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from citysmart.core.service import ServiceManifest
-from citysmart.services.bikes import gbfs_routes, models_plan  # noqa: F401 (plan tables)
+from citysmart.services.bikes import api, gbfs_routes, models_plan  # noqa: F401 (plan tables)
 
 router = APIRouter()
 router.include_router(gbfs_routes.router)
+router.include_router(api.router)
 
 SERVICE = ServiceManifest(
     name="bikes",
