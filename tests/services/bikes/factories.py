@@ -21,22 +21,27 @@ _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-
 _FORMATS = FormatChecker()
 
 
-@_FORMATS.checks("date-time")
 def _is_datetime(value: object) -> bool:
     if not isinstance(value, str):
         return True
     if not _RFC3339.match(value):
         return False
-    dt.datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    try:  # the pattern admits impossible dates such as month 13
+        dt.datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return False
     return True
 
 
-@_FORMATS.checks("uri")
 def _is_uri(value: object) -> bool:
     if not isinstance(value, str):
         return True
     parts = urlsplit(value)
     return bool(parts.scheme and parts.netloc)
+
+
+_FORMATS.checks("date-time")(_is_datetime)
+_FORMATS.checks("uri")(_is_uri)
 
 
 @cache
