@@ -25,6 +25,7 @@ from citysmart.hub.registry import register_device, upsert_entity
 from citysmart.hub.runtime import HubRuntime
 from citysmart.hub.senml import Reading
 from citysmart.portal.app import create_app
+from citysmart.sim.bike_fleet import BikeRiders, bike_lines, seed_bike_stations
 from citysmart.sim.geography import Area, Site, iot_sites, load_areas, reference_sites
 from citysmart.sim.model import UNITS, SiteState, new_state, reading
 from citysmart.sim.publisher import DeviceFleet, ReadingSource
@@ -148,6 +149,8 @@ def run_demo(settings: Settings, host: str, port: int, interval: float) -> None:
     runtime.migrate()
     replay = load_replay()
     areas, sites = seed(runtime, replay)
+    bike_sites = seed_bike_stations(runtime)
+    riders = BikeRiders(runtime, bike_sites)
     password = secrets.token_urlsafe(12)
     with runtime.sessions.begin() as session:
         try:
@@ -176,6 +179,7 @@ def run_demo(settings: Settings, host: str, port: int, interval: float) -> None:
                 return
             threading.Event().wait(0.1)
         fleet.start()
+        riders.start()
         url = f"http://{host}:{port}/"
         click.echo(
             "\n".join(
@@ -186,6 +190,7 @@ def run_demo(settings: Settings, host: str, port: int, interval: float) -> None:
                     f"  {sum(s.reference for s in sites)} AirKorea reference sites and "
                     f"{sum(not s.reference for s in sites)} low-cost sensors in 9 pilot areas.",
                     *_readings_lines(replay),
+                    *bike_lines(bike_sites),
                     f"  {stored} readings stored for the last {BACKFILL_HOURS} h, new ones every "
                     f"{interval:g} s over MQTT ({settings.effective_mqtt_url}).",
                     f"  Fine-dust map: {url}air ({hours_ready} hours computed; "
@@ -202,6 +207,7 @@ def run_demo(settings: Settings, host: str, port: int, interval: float) -> None:
         server.run()
     finally:
         fleet.stop()
+        riders.stop()
 
 
 def _readings_lines(replay: Replay | None) -> list[str]:
