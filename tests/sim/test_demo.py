@@ -103,3 +103,11 @@ def test_the_demo_serves_sejong_with_live_readings(demo: tuple[str, str]) -> Non
         assert len(advanced) == 96, "every simulated device keeps reporting over MQTT"
         health = http.get("/healthz").json()
         assert health == {"status": "ok", "database": "ok", "mqtt": "ok"}
+        # The bike network: 492 stations and 2,225 bikes, live in the GBFS feeds.
+        feeds = http.get("/gbfs/gbfs.json").json()["data"]["feeds"]
+        status_url = next(f["url"] for f in feeds if f["name"] == "station_status")
+        stations = http.get(status_url).json()["data"]["stations"]
+        assert len(stations) == 492
+        docked = sum(s["num_vehicles_available"] for s in stations)
+        assert 2000 < docked <= 2225  # riders take some out after the first 30 s
+        assert all(s["is_renting"] for s in stations)
