@@ -81,7 +81,7 @@ def test_a_driver_reports_what_was_really_moved(plans: HubRuntime) -> None:
             plan_store.mark_job_done(session, take.id, 4, "driver1", START)
         for wrong in (6, 2, True):  # more than planned, the wrong way, not a number
             with pytest.raises(plan_store.PlanError):
-                plan_store.mark_job_done(session, bring.id, wrong, "driver1", START)  # type: ignore[arg-type]
+                plan_store.mark_job_done(session, bring.id, wrong, "driver1", START)
         assert bring.done_at is None
 
 
