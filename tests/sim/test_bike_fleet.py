@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 from citysmart.hub.runtime import HubRuntime
 from citysmart.services.bikes.stations import read_stations
-from citysmart.sim.bike_fleet import BikeRiders, seed_bike_stations
+from citysmart.services.bikes.store import count_trips, list_trips
+from citysmart.sim.bike_fleet import BikeRiders, seed_bike_stations, seed_trip_history
 from citysmart.sim.bikes import BIKES, STATIONS
 
 # 08:00 on a Wednesday in Sejong: the morning rush.
@@ -34,3 +36,18 @@ def test_stations_report_and_riders_move_bikes_without_losing_any(runtime: HubRu
     riders.step(RUSH + dt.timedelta(minutes=26))
     assert all(when > RUSH + dt.timedelta(minutes=26) for when, _ in riders.riding)
     assert int(riders.bikes.sum()) + len(riders.riding) == BIKES
+
+
+def test_four_weeks_of_demo_trips_are_imported_once(runtime: HubRuntime, tmp_path: Path) -> None:
+    sites = seed_bike_stations(runtime, at=RUSH - dt.timedelta(minutes=1))
+    stored = seed_trip_history(runtime, sites, tmp_path)
+    # Seoul's use per bike: about 1,900 trips a day over 2,225 bikes.
+    assert 28 * 1500 < stored < 28 * 2300
+    with runtime.sessions() as session:
+        assert count_trips(session) == stored
+        now = dt.datetime.now(dt.UTC)
+        trips = list_trips(session, now - dt.timedelta(days=3), now, limit=10_000)
+    assert len(trips) > 3000
+    assert all(t.end_time > t.start_time for t in trips)
+    assert {t.start_station for t in trips} <= {s.station_id for s in sites}
+    assert seed_trip_history(runtime, sites, tmp_path) == 0  # the demo restarted: kept

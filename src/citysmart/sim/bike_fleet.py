@@ -8,15 +8,20 @@ station whose count changed reports through the hub as its controller would.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import logging
 import threading
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import numpy as np
 
 from citysmart.hub.runtime import HubRuntime
+from citysmart.services.bikes.simulation import SimStation, draw_trips
 from citysmart.services.bikes.stations import StationSpec, register_stations, write_station_status
+from citysmart.services.bikes.store import count_trips
+from citysmart.services.bikes.trip_import import import_trips
 from citysmart.sim.bikes import SEOUL_LABEL, BikeStationSite, demand_rates, sejong_stations
 
 logger = logging.getLogger(__name__)
@@ -37,6 +42,48 @@ def seed_bike_stations(runtime: HubRuntime, at: dt.datetime | None = None) -> li
             runtime, site.station_id, site.bikes, site.capacity - site.bikes, at=at
         )
     return sites
+
+
+def write_trip_history(
+    sites: list[BikeStationSite], path: Path, end: dt.datetime, days: int = 28, seed: int = 2018
+) -> int:
+    """Write ``days`` of trips before ``end`` as the operator's CSV export would; return rows.
+
+    The trips are drawn from the Seoul-shaped demand, so the demo's forecasts have a
+    history to learn from.
+    """
+    rng = np.random.default_rng(seed)
+    stations = [SimStation(s.station_id, s.lon, s.lat, s.capacity, s.bikes) for s in sites]
+    first = (end.astimezone(SEOUL_TZ) - dt.timedelta(days=days)).replace(
+        hour=0, minute=0, second=0, microsecond=0
+    )
+    rows = 0
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        out = csv.writer(handle)
+        out.writerow(["bike_id", "start_station", "start_time", "end_station", "end_time"])
+        for day in range(days):
+            start = first + dt.timedelta(days=day)
+            pickups, returns = demand_rates(sites, start, 24)
+            for trip in draw_trips(stations, pickups, returns, rng):
+                began = start + dt.timedelta(seconds=trip.time_s)
+                ended = began + dt.timedelta(seconds=trip.duration_s)
+                if ended >= end:
+                    continue
+                bike = f"EB-{int(rng.integers(1, 2226)):04d}"
+                out.writerow([bike, sites[trip.origin].station_id, began.isoformat(),
+                              sites[trip.destination].station_id, ended.isoformat()])  # fmt: skip
+                rows += 1
+    return rows
+
+
+def seed_trip_history(runtime: HubRuntime, sites: list[BikeStationSite], folder: Path) -> int:
+    """Import four weeks of demo trips unless trips are already stored; return trips stored."""
+    with runtime.sessions() as session:
+        if count_trips(session) > 0:
+            return 0
+    path = folder / "demo-trips.csv"
+    write_trip_history(sites, path, dt.datetime.now(dt.UTC))
+    return import_trips(runtime.sessions, path).stored
 
 
 class BikeRiders:
@@ -112,10 +159,11 @@ class BikeRiders:
             self._thread.join(timeout=5)
 
 
-def bike_lines(sites: list[BikeStationSite]) -> list[str]:
+def bike_lines(sites: list[BikeStationSite], trips: int) -> list[str]:
     """Say plainly what the demo's bike network is."""
+    history = f"{trips} trips of history imported" if trips else "trip history kept"
     return [
         f"  Public bikes: {len(sites)} stations, {sum(s.bikes for s in sites)} bikes "
         f"({sum(s.capacity for s in sites)} docks); {SITE_SOURCE};",
-        f"  riders follow {SEOUL_LABEL}. GBFS feeds: /gbfs/gbfs.json",
+        f"  riders follow {SEOUL_LABEL} ({history}). GBFS feeds: /gbfs/gbfs.json",
     ]

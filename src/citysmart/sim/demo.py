@@ -25,7 +25,12 @@ from citysmart.hub.registry import register_device, upsert_entity
 from citysmart.hub.runtime import HubRuntime
 from citysmart.hub.senml import Reading
 from citysmart.portal.app import create_app
-from citysmart.sim.bike_fleet import BikeRiders, bike_lines, seed_bike_stations
+from citysmart.sim.bike_fleet import (
+    BikeRiders,
+    bike_lines,
+    seed_bike_stations,
+    seed_trip_history,
+)
 from citysmart.sim.geography import Area, Site, iot_sites, load_areas, reference_sites
 from citysmart.sim.model import UNITS, SiteState, new_state, reading
 from citysmart.sim.publisher import DeviceFleet, ReadingSource
@@ -150,6 +155,8 @@ def run_demo(settings: Settings, host: str, port: int, interval: float) -> None:
     replay = load_replay()
     areas, sites = seed(runtime, replay)
     bike_sites = seed_bike_stations(runtime)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    trips = seed_trip_history(runtime, bike_sites, settings.data_dir)
     riders = BikeRiders(runtime, bike_sites)
     password = secrets.token_urlsafe(12)
     with runtime.sessions.begin() as session:
@@ -190,7 +197,7 @@ def run_demo(settings: Settings, host: str, port: int, interval: float) -> None:
                     f"  {sum(s.reference for s in sites)} AirKorea reference sites and "
                     f"{sum(not s.reference for s in sites)} low-cost sensors in 9 pilot areas.",
                     *_readings_lines(replay),
-                    *bike_lines(bike_sites),
+                    *bike_lines(bike_sites, trips),
                     f"  {stored} readings stored for the last {BACKFILL_HOURS} h, new ones every "
                     f"{interval:g} s over MQTT ({settings.effective_mqtt_url}).",
                     f"  Fine-dust map: {url}air ({hours_ready} hours computed; "
