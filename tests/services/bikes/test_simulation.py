@@ -36,6 +36,7 @@ def test_an_empty_station_loses_its_pickups_and_a_full_one_its_returns() -> None
     assert sum(result.final_bikes) == A.bikes + B.bikes + C.bikes
     assert result.lost_by_station == {0: 2, 1: 1}
     assert result.lost_by_hour == {0: 3}
+    assert result.lost_trips == trips[:2]
 
 
 def test_a_truck_that_brings_bikes_in_time_saves_the_pickups() -> None:

@@ -86,6 +86,7 @@ class SimulationResult:
     lost_by_hour: dict[int, int] = field(default_factory=dict)
     lost_by_station: dict[int, int] = field(default_factory=dict)
     final_bikes: list[int] = field(default_factory=list)
+    lost_trips: list[Trip] = field(default_factory=list)  # the riders who found no bike
 
     @property
     def lost(self) -> int:
@@ -212,6 +213,7 @@ def simulate_day(
                 push(now + trip.duration_s, _RETURN, (trip.destination,))
             else:
                 result.lost_pickups += 1
+                result.lost_trips.append(trip)
                 lose(trip.origin, now)
         elif kind == _RETURN:
             station = data[0]
