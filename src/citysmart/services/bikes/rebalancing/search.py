@@ -1,0 +1,400 @@
+"""Ruin-and-recreate search with simulated annealing for the static BRP.
+
+The method follows the SISR idea (slack induction by string removals,
+Christiaens & Vanden Berghe, Transportation Science 2020): remove a few
+strings of consecutive stations near a random seed station, re-insert them
+greedily with "blinks" (a good position is skipped now and then), and accept
+the new solution by simulated annealing with a temperature that falls with
+elapsed time.
+
+Load feasibility is checked in O(1) per insertion slot: a route is feasible
+iff max(prefix sums) - min(prefix sums, 0 included) <= Q, so inserting a
+station of demand d after the k-th station is feasible iff
+``lo[k] <= d <= hi[k]`` with ``lo = pmax[k] - smin[k] - Q`` and
+``hi = Q + pmin[k] - smax[k]`` (p: prefix max/min over P[0..k], s: suffix
+max/min over P[k..m]).
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import random
+import time
+from multiprocessing.queues import Queue
+from dataclasses import dataclass
+
+import numpy as np
+
+from citysmart.services.bikes.rebalancing.instance import BrpInstance
+
+Routes = list[list[int]]
+_Slots = tuple[list[int], list[int], list[float], list[int], list[int], list[int]]
+
+# Parameters of the search; set once on the benchmark family, not per instance.
+AVG_REMOVED = 10  # mean number of stations removed per ruin
+MAX_STRING = 10  # longest string removed from one route
+BLINK = 0.01  # probability of skipping an improving insertion position
+T_START = 0.3  # start temperature, in mean arc costs of the first solution
+T_END = 0.003  # end temperature, in mean arc costs of the first solution
+LAMBDA_START = 1.0  # start penalty per bike of overload, in mean arc costs
+LAMBDA_MIN = 0.01
+LAMBDA_STEP = 1.3
+LAMBDA_PERIOD = 100  # iterations between penalty updates
+FEASIBLE_TARGET = 0.5  # wished share of iterations with a feasible current solution
+NEAR_ROUTES = 40  # above this many stations, insert only into routes of the nearest ones
+LARGE = 200
+STARTUP_MARGIN = 0.15  # seconds kept for forking and collecting the workers
+
+
+@dataclass
+class SearchResult:
+    """Best routes found, their cost and how many ruin-and-recreate steps ran."""
+
+    routes: Routes
+    cost: float
+    iterations: int
+
+
+class _Model:
+    """Instance data laid out as Python lists for fast scalar access."""
+
+    def __init__(self, instance: BrpInstance) -> None:
+        cost = np.asarray(instance.cost, dtype=np.float64)
+        self.n = instance.n
+        self.q = instance.capacity
+        self.d = list(instance.demand)
+        self.row: list[list[float]] = cost.tolist()
+        self.col: list[list[float]] = cost.T.tolist()
+        sym = cost + cost.T
+        np.fill_diagonal(sym, -1.0)  # the station itself comes first
+        order = np.argsort(sym[1:, 1:], axis=1, kind="stable") + 1
+        self.adj: list[list[int]] = [[]] + order.tolist()
+        self.large = self.n - 1 > LARGE
+
+    def slots(self, seq: list[int]) -> _Slots:
+        """Return the insertion slots of a route: arc ends, arc cost, demand window."""
+        q = self.q
+        d = self.d
+        m = len(seq)
+        prefix = [0] * (m + 1)
+        acc = 0
+        for k, v in enumerate(seq):
+            acc += d[v]
+            prefix[k + 1] = acc
+        pmax = prefix[:]
+        pmin = prefix[:]
+        for k in range(1, m + 1):
+            if pmax[k - 1] > pmax[k]:
+                pmax[k] = pmax[k - 1]
+            if pmin[k - 1] < pmin[k]:
+                pmin[k] = pmin[k - 1]
+        smax = prefix[:]
+        smin = prefix[:]
+        for k in range(m - 1, -1, -1):
+            if smax[k + 1] > smax[k]:
+                smax[k] = smax[k + 1]
+            if smin[k + 1] < smin[k]:
+                smin[k] = smin[k + 1]
+        a = [0, *seq]
+        b = [*seq, 0]
+        row = self.row
+        base = [row[x][y] for x, y in zip(a, b, strict=True)]
+        lo = [pmax[k] - smin[k] - q for k in range(m + 1)]
+        hi = [q + pmin[k] - smax[k] for k in range(m + 1)]
+        # overload already inside the prefix or the suffix of the slot
+        e0 = [max(0, pmax[k] - pmin[k] - q, smax[k] - smin[k] - q) for k in range(m + 1)]
+        return a, b, base, lo, hi, e0
+
+    def excess(self, seq: list[int]) -> int:
+        """Return by how many bikes the load range of a route exceeds Q."""
+        d = self.d
+        acc = hi = lo = 0
+        for v in seq:
+            acc += d[v]
+            if acc > hi:
+                hi = acc
+            elif acc < lo:
+                lo = acc
+        return max(0, hi - lo - self.q)
+
+    def route_cost(self, seq: list[int]) -> float:
+        """Return the cost of one route."""
+        row = self.row
+        prev = 0
+        total = 0.0
+        for v in seq:
+            total += row[prev][v]
+            prev = v
+        return total + row[prev][0]
+
+    def feasible_pieces(self, seq: list[int]) -> Routes:
+        """Cut a station sequence greedily into load-feasible routes."""
+        d = self.d
+        q = self.q
+        pieces: Routes = []
+        cur: list[int] = []
+        acc = hi = lo = 0
+        for v in seq:
+            nxt = acc + d[v]
+            if max(hi, nxt) - min(lo, nxt) > q:
+                pieces.append(cur)
+                cur = []
+                acc = hi = lo = 0
+                nxt = d[v]
+            cur.append(v)
+            acc = nxt
+            hi = max(hi, acc)
+            lo = min(lo, acc)
+        if cur:
+            pieces.append(cur)
+        return pieces
+
+
+class _Solution:
+    """Routes with their cached insertion slots, costs and overloads."""
+
+    def __init__(self, model: _Model, routes: Routes) -> None:
+        self.model = model
+        self.routes = routes
+        self.slots = [model.slots(r) for r in routes]
+        self.costs = [model.route_cost(r) for r in routes]
+        self.excesses = [model.excess(r) for r in routes]
+
+    def copy(self) -> _Solution:
+        """Return a copy that can be changed without touching this one."""
+        other = _Solution.__new__(_Solution)
+        other.model = self.model
+        other.routes = [r[:] for r in self.routes]
+        other.slots = self.slots[:]
+        other.costs = self.costs[:]
+        other.excesses = self.excesses[:]
+        return other
+
+    @property
+    def cost(self) -> float:
+        """Return the total travel cost."""
+        return sum(self.costs)
+
+    @property
+    def excess(self) -> int:
+        """Return the total overload (0 for a feasible solution)."""
+        return sum(self.excesses)
+
+    def refresh(self, r: int) -> None:
+        """Recompute the caches of route r after it changed."""
+        seq = self.routes[r]
+        self.slots[r] = self.model.slots(seq)
+        self.costs[r] = self.model.route_cost(seq)
+        self.excesses[r] = self.model.excess(seq)
+
+    def add(self, seq: list[int]) -> None:
+        """Append a new route."""
+        self.routes.append(seq)
+        self.slots.append(self.model.slots(seq))
+        self.costs.append(self.model.route_cost(seq))
+        self.excesses.append(self.model.excess(seq))
+
+    def compact(self) -> None:
+        """Drop empty routes."""
+        keep = [i for i, r in enumerate(self.routes) if r]
+        if len(keep) != len(self.routes):
+            self.routes = [self.routes[i] for i in keep]
+            self.slots = [self.slots[i] for i in keep]
+            self.costs = [self.costs[i] for i in keep]
+            self.excesses = [self.excesses[i] for i in keep]
+
+
+def _route_of(sol: _Solution, n: int) -> list[int]:
+    owner = [-1] * n
+    for r, seq in enumerate(sol.routes):
+        for v in seq:
+            owner[v] = r
+    return owner
+
+
+def _ruin(sol: _Solution, rng: random.Random) -> list[int]:
+    """Remove strings of stations around a random seed station; return them."""
+    model = sol.model
+    owner = _route_of(sol, model.n)
+    stations = model.n - 1
+    avg_card = stations / max(1, len(sol.routes))
+    ls_max = min(float(MAX_STRING), avg_card)
+    ks_max = 4.0 * AVG_REMOVED / (1.0 + ls_max) - 1.0
+    ks = int(rng.uniform(1.0, ks_max + 1.0))
+    seed = rng.randrange(1, model.n)
+    removed: list[int] = []
+    ruined: set[int] = set()
+    for c in model.adj[seed]:
+        if len(ruined) >= ks:
+            break
+        r = owner[c]
+        if r < 0 or r in ruined:
+            continue
+        seq = sol.routes[r]
+        lmax = min(len(seq), ls_max)
+        length = int(rng.uniform(1.0, lmax + 1.0))
+        pos = seq.index(c)
+        start = rng.randint(max(0, pos - length + 1), min(pos, len(seq) - length))
+        cut = seq[start : start + length]
+        for v in cut:
+            owner[v] = -1
+        removed.extend(cut)
+        ruined.add(r)
+        sol.routes[r] = seq[:start] + seq[start + length :]
+        sol.refresh(r)
+    return removed
+
+
+def _insert_all(sol: _Solution, removed: list[int], rng: random.Random, lam: float) -> None:
+    """Insert stations one by one at their cheapest position, with blinks.
+
+    An overloaded position costs ``lam`` per bike of overload.
+    """
+    model = sol.model
+    d = model.d
+    row = model.row
+    col = model.col
+    mode = rng.random()
+    if mode < 4 / 11:
+        rng.shuffle(removed)
+    elif mode < 8 / 11:
+        removed.sort(key=lambda v: -abs(d[v]))
+    elif mode < 10 / 11:
+        removed.sort(key=lambda v: -(row[0][v] + row[v][0]))
+    else:
+        removed.sort(key=lambda v: row[0][v] + row[v][0])
+    owner = _route_of(sol, model.n) if model.large else []
+    rand = rng.random
+    for v in removed:
+        dv = d[v]
+        cin = col[v]
+        cout = row[v]
+        best = cout[0] + cin[0]
+        best_r = -1
+        best_k = 0
+        if model.large:
+            order = list({owner[u] for u in model.adj[v][1 : NEAR_ROUTES + 1] if owner[u] >= 0})
+        else:
+            order = list(range(len(sol.routes)))
+        for r in order:
+            a, b, base, lo, hi, e0 = sol.slots[r]
+            er = sol.excesses[r]
+            bound = best + lam * er
+            for k in range(len(a)):
+                delta = cin[a[k]] + cout[b[k]] - base[k]
+                if delta >= bound:
+                    continue
+                ex = e0[k]
+                if dv < lo[k]:
+                    if lo[k] - dv > ex:
+                        ex = lo[k] - dv
+                elif dv > hi[k]:
+                    if dv - hi[k] > ex:
+                        ex = dv - hi[k]
+                if ex != er:
+                    delta += lam * (ex - er)
+                if delta < best and rand() >= BLINK:
+                    best = delta
+                    best_r = r
+                    best_k = k
+                    bound = best + lam * er
+        if best_r < 0:
+            sol.add([v])
+            if model.large:
+                owner[v] = len(sol.routes) - 1
+        else:
+            sol.routes[best_r].insert(best_k, v)
+            sol.refresh(best_r)
+            if model.large:
+                owner[v] = best_r
+
+
+def improve(
+    instance: BrpInstance,
+    time_limit: float,
+    seed: int = 0,
+    initial: Routes | None = None,
+) -> SearchResult:
+    """Search for cheap feasible routes within time_limit seconds."""
+    start = time.perf_counter()
+    rng = random.Random(seed)
+    model = _Model(instance)
+    if initial is None:
+        cur = _Solution(model, [])
+        _insert_all(cur, list(range(1, model.n)), rng, math.inf)
+    else:
+        cur = _Solution(model, [r[:] for r in initial if r])
+    cur.compact()
+    best = cur.copy()
+    best_cost = cur.cost if cur.excess == 0 else math.inf
+    arcs = model.n - 1 + len(cur.routes)
+    mean_arc = cur.cost / arcs
+    t0 = T_START * mean_arc
+    t1 = T_END * mean_arc
+    lam = LAMBDA_START * mean_arc
+    cur_cost, cur_ex = cur.cost, cur.excess
+    feasible_seen = 0
+    iterations = 0
+    elapsed = time.perf_counter() - start
+    while elapsed < time_limit:
+        temp = t0 * (t1 / t0) ** (elapsed / time_limit)
+        cand = cur.copy()
+        removed = _ruin(cand, rng)
+        _insert_all(cand, removed, rng, lam)
+        cand.compact()
+        cand_cost, cand_ex = cand.cost, cand.excess
+        threshold = cur_cost + lam * cur_ex + temp * -math.log(1.0 - rng.random())
+        if cand_cost + lam * cand_ex < threshold:
+            cur, cur_cost, cur_ex = cand, cand_cost, cand_ex
+            if cur_ex == 0 and cur_cost < best_cost - 1e-9:
+                best = cur.copy()
+                best_cost = cur_cost
+        feasible_seen += cur_ex == 0
+        iterations += 1
+        if iterations % LAMBDA_PERIOD == 0:
+            # keep the search near the boundary of feasibility
+            if feasible_seen < FEASIBLE_TARGET * LAMBDA_PERIOD:
+                lam *= LAMBDA_STEP
+            else:
+                lam = max(lam / LAMBDA_STEP, LAMBDA_MIN * mean_arc)
+            feasible_seen = 0
+        elapsed = time.perf_counter() - start
+    routes = [r[:] for r in best.routes if r]
+    return SearchResult(
+        routes=routes, cost=sum(model.route_cost(r) for r in routes), iterations=iterations
+    )
+
+
+def _worker(instance: BrpInstance, time_limit: float, seed: int, out: Queue[SearchResult]) -> None:
+    out.put(improve(instance, time_limit, seed=seed))
+
+
+def solve_brp(
+    instance: BrpInstance, time_limit: float, workers: int = 1, seed: int = 0
+) -> SearchResult:
+    """Run independent searches in ``workers`` processes and return the best.
+
+    ``time_limit`` is wall-clock seconds for the whole call; process start-up
+    is taken out of it.
+    """
+    if workers <= 1:
+        return improve(instance, time_limit, seed=seed)
+    start = time.perf_counter()
+    ctx = multiprocessing.get_context("fork")  # the instance is inherited, not pickled
+    out: Queue[SearchResult] = ctx.Queue()
+    budget = max(0.1, time_limit - STARTUP_MARGIN)
+    procs = [
+        ctx.Process(target=_worker, args=(instance, budget, seed + w + 1, out), daemon=True)
+        for w in range(workers - 1)
+    ]
+    for p in procs:
+        p.start()
+    results = [improve(instance, budget - (time.perf_counter() - start), seed=seed)]
+    results.extend(out.get() for _ in procs)
+    for p in procs:
+        p.join()
+    best = min(results, key=lambda r: r.cost)
+    return SearchResult(
+        routes=best.routes, cost=best.cost, iterations=sum(r.iterations for r in results)
+    )
