@@ -21,6 +21,7 @@ import math
 import multiprocessing
 import random
 import time
+from itertools import accumulate
 from multiprocessing.queues import Queue
 from dataclasses import dataclass
 
@@ -72,51 +73,37 @@ class _Model:
         self.adj: list[list[int]] = [[]] + order.tolist()
         self.large = self.n - 1 > LARGE
 
-    def slots(self, seq: list[int]) -> _Slots:
-        """Return the insertion slots of a route: arc ends, arc cost, demand window."""
+    def slots(self, seq: list[int]) -> tuple[_Slots, float, int]:
+        """Return a route's insertion slots, its cost and its overload.
+
+        A slot is an arc (a, b) with its cost, the demand window [lo, hi] that
+        keeps the route within Q, and the overload already present in its
+        prefix or suffix.
+        """
         q = self.q
         d = self.d
-        m = len(seq)
-        prefix = [0] * (m + 1)
-        acc = 0
-        for k, v in enumerate(seq):
-            acc += d[v]
-            prefix[k + 1] = acc
-        pmax = prefix[:]
-        pmin = prefix[:]
-        for k in range(1, m + 1):
-            if pmax[k - 1] > pmax[k]:
-                pmax[k] = pmax[k - 1]
-            if pmin[k - 1] < pmin[k]:
-                pmin[k] = pmin[k - 1]
-        smax = prefix[:]
-        smin = prefix[:]
-        for k in range(m - 1, -1, -1):
-            if smax[k + 1] > smax[k]:
-                smax[k] = smax[k + 1]
-            if smin[k + 1] < smin[k]:
-                smin[k] = smin[k + 1]
+        prefix = list(accumulate([d[v] for v in seq], initial=0))
+        pmax = list(accumulate(prefix, max))
+        pmin = list(accumulate(prefix, min))
+        smax = list(accumulate(reversed(prefix), max))
+        smax.reverse()
+        smin = list(accumulate(reversed(prefix), min))
+        smin.reverse()
         a = [0, *seq]
         b = [*seq, 0]
         row = self.row
         base = [row[x][y] for x, y in zip(a, b, strict=True)]
-        lo = [pmax[k] - smin[k] - q for k in range(m + 1)]
-        hi = [q + pmin[k] - smax[k] for k in range(m + 1)]
-        # overload already inside the prefix or the suffix of the slot
-        e0 = [max(0, pmax[k] - pmin[k] - q, smax[k] - smin[k] - q) for k in range(m + 1)]
-        return a, b, base, lo, hi, e0
-
-    def excess(self, seq: list[int]) -> int:
-        """Return by how many bikes the load range of a route exceeds Q."""
-        d = self.d
-        acc = hi = lo = 0
-        for v in seq:
-            acc += d[v]
-            if acc > hi:
-                hi = acc
-            elif acc < lo:
-                lo = acc
-        return max(0, hi - lo - self.q)
+        lo = [x - y - q for x, y in zip(pmax, smin, strict=True)]
+        hi = [q + x - y for x, y in zip(pmin, smax, strict=True)]
+        excess = pmax[-1] - pmin[-1] - q
+        if excess > 0:
+            e0 = [
+                max(0, w - x - q, y - z - q) for w, x, y, z in zip(pmax, pmin, smax, smin, strict=True)
+            ]
+        else:
+            excess = 0
+            e0 = [0] * len(a)
+        return (a, b, base, lo, hi, e0), sum(base), excess
 
     def route_cost(self, seq: list[int]) -> float:
         """Return the cost of one route."""
@@ -157,9 +144,14 @@ class _Solution:
     def __init__(self, model: _Model, routes: Routes) -> None:
         self.model = model
         self.routes = routes
-        self.slots = [model.slots(r) for r in routes]
-        self.costs = [model.route_cost(r) for r in routes]
-        self.excesses = [model.excess(r) for r in routes]
+        self.slots: list[_Slots] = []
+        self.costs: list[float] = []
+        self.excesses: list[int] = []
+        for r in routes:
+            slots, cost, excess = model.slots(r)
+            self.slots.append(slots)
+            self.costs.append(cost)
+            self.excesses.append(excess)
 
     def copy(self) -> _Solution:
         """Return a copy that can be changed without touching this one."""
@@ -183,17 +175,15 @@ class _Solution:
 
     def refresh(self, r: int) -> None:
         """Recompute the caches of route r after it changed."""
-        seq = self.routes[r]
-        self.slots[r] = self.model.slots(seq)
-        self.costs[r] = self.model.route_cost(seq)
-        self.excesses[r] = self.model.excess(seq)
+        self.slots[r], self.costs[r], self.excesses[r] = self.model.slots(self.routes[r])
 
     def add(self, seq: list[int]) -> None:
         """Append a new route."""
         self.routes.append(seq)
-        self.slots.append(self.model.slots(seq))
-        self.costs.append(self.model.route_cost(seq))
-        self.excesses.append(self.model.excess(seq))
+        slots, cost, excess = self.model.slots(seq)
+        self.slots.append(slots)
+        self.costs.append(cost)
+        self.excesses.append(excess)
 
     def compact(self) -> None:
         """Drop empty routes."""
