@@ -74,7 +74,6 @@ class FeatureMatrix:
 
     names: tuple[str, ...]
     values: FloatArray  # (hours, features)
-    base: FloatArray  # the recent level each row's target is scaled by (never the target)
 
     def column(self, name: str) -> FloatArray:
         """Return one feature column by name."""
@@ -165,24 +164,29 @@ def weather_columns(weather: HourlyWeather, day_start: IntArray) -> dict[str, Fl
     }
 
 
-def build_features(
-    series: HourlySeries, horizon: Horizon, origin: datetime | None = None
-) -> FeatureMatrix:
-    """Return the features of every hour of ``series`` for forecasts at ``horizon``.
+def context_columns(
+    start: datetime, weather: HourlyWeather, origin: datetime | None = None
+) -> dict[str, FloatArray]:
+    """Return the calendar and weather columns of the hours from ``start`` (shared by series).
 
-    A row uses only counts known when its forecast is issued: before the target's day for
-    day-ahead, before the target hour for hour-ahead. ``origin`` dates the trend feature
-    (days since it); it defaults to the series start.
+    ``origin`` dates the trend feature (days since it); it defaults to ``start``.
     """
-    times = series.times()
-    counts = series.counts
+    times = [start + timedelta(hours=i) for i in range(len(weather))]
+    hour = np.array([t.hour for t in times], dtype=np.int64)
+    day_start = np.arange(len(times), dtype=np.int64) - hour
+    return calendar_columns(times, origin or start) | weather_columns(weather, day_start)
+
+
+def count_columns(counts: FloatArray, hour: IntArray, horizon: Horizon) -> dict[str, FloatArray]:
+    """Return the columns drawn from earlier counts, as known at ``horizon``'s issue time.
+
+    ``hour`` is each row's local hour of day. Day-ahead rows see counts before their day's
+    midnight; hour-ahead rows see counts before their hour.
+    """
     n = len(counts)
     index = np.arange(n, dtype=np.int64)
-    hour = np.array([t.hour for t in times], dtype=np.int64)
     day_start = index - hour
-    columns = calendar_columns(times, origin or series.start)
-    columns |= weather_columns(series.weather, day_start)
-
+    columns: dict[str, FloatArray] = {}
     # Same hour on earlier days: always before the target's midnight, known at both horizons.
     for days in (1, 2, 7):
         columns[f"same_hour_{days}d_ago"] = _shift(counts, 24 * days)
@@ -199,30 +203,46 @@ def build_features(
     columns["last_known"] = last_known
     columns["last_known_vs_day_before"] = _ratio(last_known, _at(counts, day_start - 25))
     # Last week's profile at this hour, moved to the level of the day before.
-    day_level = columns["previous_day_vs_week"]
-    naive = np.expm1(np.log1p(same_hour_7d) + np.nan_to_num(day_level))
-    columns["naive_day"] = np.log1p(naive)
-    base = naive
+    day_level = np.nan_to_num(columns["previous_day_vs_week"])
+    columns["naive_day"] = np.log1p(same_hour_7d) + day_level
     if horizon is Horizon.HOUR:
         lag1 = _shift(counts, 1)
+        previous_hour_7d = _stacked_mean(counts, range(25, 24 * 8, 24))
         # The last hour moved by the usual step from that hour to this one in the last week.
-        step = np.log1p(same_hour_7d) - np.log1p(_stacked_mean(counts, range(25, 24 * 8, 24)))
-        naive = np.expm1(np.log1p(lag1) + step)
+        step = np.log1p(same_hour_7d) - np.log1p(previous_hour_7d)
         columns["profile_step"] = step
-        columns["naive_hour"] = np.log1p(naive)
+        columns["naive_hour"] = np.log1p(lag1) + step
         columns["lag_1h_minus_2h"] = lag1 - _shift(counts, 2)
-        base = naive
         columns["lag_1h"] = lag1
         columns["lag_2h"] = _shift(counts, 2)
         columns["lag_3h"] = _shift(counts, 3)
         columns["lag_1h_vs_yesterday"] = _ratio(lag1, _shift(counts, 25))
-        columns["lag_1h_vs_week"] = _ratio(lag1, _stacked_mean(counts, range(25, 24 * 8, 24)))
+        columns["lag_1h_vs_week"] = _ratio(lag1, previous_hour_7d)
         so_far = np.maximum(hour, 1)
         today = _window_mean(counts, index, so_far)
         columns["today_vs_yesterday"] = np.where(
             hour > 0, _ratio(today, _window_mean(counts, index - 24, so_far)), np.nan
         )
         columns["last_24h_mean"] = _window_mean(counts, index, 24)
+    return columns
+
+
+def to_matrix(columns: dict[str, FloatArray]) -> FeatureMatrix:
+    """Stack named columns into a feature matrix."""
     names = tuple(columns)
     values = np.column_stack([columns[name] for name in names]).astype(np.float64)
-    return FeatureMatrix(names=names, values=values, base=base)
+    return FeatureMatrix(names=names, values=values)
+
+
+def build_features(
+    series: HourlySeries, horizon: Horizon, origin: datetime | None = None
+) -> FeatureMatrix:
+    """Return the features of every hour of ``series`` for forecasts at ``horizon``.
+
+    A row uses only counts known when its forecast is issued: before the target's day for
+    day-ahead, before the target hour for hour-ahead. ``origin`` dates the trend feature
+    (days since it); it defaults to the series start.
+    """
+    context = context_columns(series.start, series.weather, origin)
+    hour = context["hour"].astype(np.int64)
+    return to_matrix(context | count_columns(series.counts, hour, horizon))

@@ -38,7 +38,8 @@ class ModelSettings:
     patience: int = 100
     holdout_share: float = 0.15  # the latest share of training hours used for early stopping
     holdout_max_hours: int = 28 * 24
-    threads: int = 2
+    # One thread: on a shared machine OpenMP threads spin-wait and run many times slower.
+    threads: int = 1
 
 
 def _transform(counts: FloatArray, target: Target) -> FloatArray:
