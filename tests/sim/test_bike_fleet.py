@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 from pathlib import Path
 
 from citysmart.hub.runtime import HubRuntime
 from citysmart.services.bikes.stations import read_stations
-from citysmart.services.bikes.store import count_trips, list_trips
-from citysmart.sim.bike_fleet import BikeRiders, seed_bike_stations, seed_trip_history
-from citysmart.sim.bikes import BIKES, STATIONS
+from citysmart.sim.bike_fleet import BikeRiders, drop_trip_history, seed_bike_stations
+from citysmart.sim.bikes import BIKES, STATIONS, sejong_stations
 
 # 08:00 on a Wednesday in Sejong: the morning rush.
 RUSH = dt.datetime(2026, 11, 25, 8, 0, tzinfo=dt.timezone(dt.timedelta(hours=9)))
@@ -38,16 +38,19 @@ def test_stations_report_and_riders_move_bikes_without_losing_any(runtime: HubRu
     assert int(riders.bikes.sum()) + len(riders.riding) == BIKES
 
 
-def test_four_weeks_of_demo_trips_are_imported_once(runtime: HubRuntime, tmp_path: Path) -> None:
-    sites = seed_bike_stations(runtime, at=RUSH - dt.timedelta(minutes=1))
-    stored = seed_trip_history(runtime, sites, tmp_path)
+def test_four_weeks_of_trips_are_delivered_once_as_a_csv_export(tmp_path: Path) -> None:
+    sites = sejong_stations()
+    path = drop_trip_history(sites, tmp_path)
+    assert path == tmp_path / "bikes" / "trip-inbox" / "demo-trips.csv"
+    with path.open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
     # Seoul's use per bike: about 1,900 trips a day over 2,225 bikes.
-    assert 28 * 1500 < stored < 28 * 2300
-    with runtime.sessions() as session:
-        assert count_trips(session) == stored
-        now = dt.datetime.now(dt.UTC)
-        trips = list_trips(session, now - dt.timedelta(days=3), now, limit=10_000)
-    assert len(trips) > 3000
-    assert all(t.end_time > t.start_time for t in trips)
-    assert {t.start_station for t in trips} <= {s.station_id for s in sites}
-    assert seed_trip_history(runtime, sites, tmp_path) == 0  # the demo restarted: kept
+    assert 28 * 1500 < len(rows) < 28 * 2300
+    codes = {s.station_id for s in sites}
+    for row in rows[:2000]:
+        began = dt.datetime.fromisoformat(row["start_time"])
+        assert began.utcoffset() == dt.timedelta(hours=9)  # Seoul time, offset written
+        assert dt.datetime.fromisoformat(row["end_time"]) > began
+        assert {row["start_station"], row["end_station"]} <= codes
+    assert drop_trip_history(sites, tmp_path) is None  # delivered once, not at each start
+    assert not list(path.parent.glob("*.partial"))

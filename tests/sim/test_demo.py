@@ -111,3 +111,6 @@ def test_the_demo_serves_sejong_with_live_readings(demo: tuple[str, str]) -> Non
         docked = sum(s["num_vehicles_available"] for s in stations)
         assert 2000 < docked <= 2225  # riders take some out after the first 30 s
         assert all(s["is_renting"] for s in stations)
+        # Four weeks of trip history arrived through the service's import folder.
+        trips = http.get("/api/v1/bikes/trips", params={"limit": 10000}).json()["trips"]
+        assert 1000 < len(trips) < 3000  # the last day's

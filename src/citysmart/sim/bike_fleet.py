@@ -1,9 +1,14 @@
 """The demo's bike stations: registered in the hub, their docks reporting as riders come and go.
 
-Riders are simulated from the Seoul-shaped demand (``citysmart.sim.bikes``): each tick,
-pickups are drawn per station, each ride ends 8-25 minutes later at a station drawn from
-the hour's return weights (the next one with a free dock when that one is full), and every
-station whose count changed reports through the hub as its controller would.
+The simulator is a device fleet, so it speaks only to the hub, as Eoulling's station
+controllers would: each station is a ``BikeHireDockingStation`` entity (FIWARE Smart Data
+Model: ``totalSlotNumber``, ``alternateName``) with one controller device that reports
+``availableBikeNumber``, ``freeSlotNumber`` and ``status``. Riders are simulated from the
+Seoul-shaped demand (``citysmart.sim.bikes``): each tick, pickups are drawn per station,
+each ride ends 8-25 minutes later at a station drawn from the hour's return weights (the
+next one with a free dock when that one is full), and every station whose count changed
+reports. The trip history is written as the operator's CSV export into the bikes service's
+import folder, as a back office would deliver it.
 """
 
 from __future__ import annotations
@@ -17,31 +22,67 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from citysmart.hub.models import Device
+from citysmart.hub.registry import register_device, upsert_entity
 from citysmart.hub.runtime import HubRuntime
-from citysmart.services.bikes.simulation import SimStation, draw_trips
-from citysmart.services.bikes.stations import StationSpec, register_stations, write_station_status
-from citysmart.services.bikes.store import count_trips
-from citysmart.services.bikes.trip_import import import_trips
+from citysmart.hub.senml import Reading
 from citysmart.sim.bikes import SEOUL_LABEL, BikeStationSite, demand_rates, sejong_stations
 
 logger = logging.getLogger(__name__)
 SEOUL_TZ = ZoneInfo("Asia/Seoul")
 SITE_SOURCE = "demo layout drawn inside Sejong's KOSTAT boundaries (not Eoulling's real sites)"
+STATION_TYPE = "BikeHireDockingStation"
+# Where the bikes service picks up trip CSV files (see its trip_inbox module).
+TRIP_INBOX = Path("bikes") / "trip-inbox"
+
+
+def entity_id_of(code: str) -> str:
+    """Return a station's entity URN."""
+    return f"urn:ngsi-ld:{STATION_TYPE}:{code}"
+
+
+def device_id_of(code: str) -> str:
+    """Return the id of a station controller's device."""
+    return f"bike-dock-{code}"
 
 
 def seed_bike_stations(runtime: HubRuntime, at: dt.datetime | None = None) -> list[BikeStationSite]:
     """Register the demo's 492 stations in the hub and report their starting bikes."""
     sites = sejong_stations()
-    specs = [
-        StationSpec(s.station_id, s.name, s.name_en, s.lon, s.lat, s.capacity, source=SITE_SOURCE)
-        for s in sites
-    ]
-    register_stations(runtime, specs, actor="demo")
+    with runtime.sessions.begin() as session:
+        for site in sites:
+            location = {"type": "Point", "coordinates": [site.lon, site.lat]}
+            properties = {
+                "alternateName": site.name_en,
+                "totalSlotNumber": site.capacity,
+                "dataSource": SITE_SOURCE,
+            }
+            upsert_entity(
+                session, entity_id_of(site.station_id), STATION_TYPE, site.name, properties,
+                location,
+            )  # fmt: skip
+            if session.get(Device, device_id_of(site.station_id)) is None:
+                register_device(
+                    session, device_id_of(site.station_id), entity_id_of(site.station_id),
+                    STATION_TYPE, actor="demo",
+                )  # fmt: skip
+    when = at or dt.datetime.now(dt.UTC)
     for site in sites:
-        write_station_status(
-            runtime, site.station_id, site.bikes, site.capacity - site.bikes, at=at
-        )
+        report(runtime, site, site.bikes, when)
     return sites
+
+
+def report(runtime: HubRuntime, site: BikeStationSite, bikes: int, at: dt.datetime) -> None:
+    """Store a station controller's report of its bikes and free docks."""
+    micros = round(at.timestamp() * 1_000_000)
+    readings = [
+        Reading("availableBikeNumber", micros, float(bikes), None, "n", "count"),
+        Reading("freeSlotNumber", micros, float(site.capacity - bikes), None, "n", "count"),
+        Reading("status", micros, None, "working", "s", None),
+    ]
+    runtime.ingestor.store_readings(
+        entity_id_of(site.station_id), device_id_of(site.station_id), readings
+    )
 
 
 def write_trip_history(
@@ -49,41 +90,49 @@ def write_trip_history(
 ) -> int:
     """Write ``days`` of trips before ``end`` as the operator's CSV export would; return rows.
 
-    The trips are drawn from the Seoul-shaped demand, so the demo's forecasts have a
-    history to learn from.
+    Pickups per station and hour are Poisson draws of the Seoul-shaped demand; each ride
+    ends at a station drawn from the hour's return weights, 8-25 minutes later.
     """
     rng = np.random.default_rng(seed)
-    stations = [SimStation(s.station_id, s.lon, s.lat, s.capacity, s.bikes) for s in sites]
     first = (end.astimezone(SEOUL_TZ) - dt.timedelta(days=days)).replace(
         hour=0, minute=0, second=0, microsecond=0
     )
     rows = 0
-    with path.open("w", encoding="utf-8", newline="") as handle:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    with partial.open("w", encoding="utf-8", newline="") as handle:
         out = csv.writer(handle)
         out.writerow(["bike_id", "start_station", "start_time", "end_station", "end_time"])
-        for day in range(days):
-            start = first + dt.timedelta(days=day)
-            pickups, returns = demand_rates(sites, start, 24)
-            for trip in draw_trips(stations, pickups, returns, rng):
-                began = start + dt.timedelta(seconds=trip.time_s)
-                ended = began + dt.timedelta(seconds=trip.duration_s)
-                if ended >= end:
-                    continue
-                bike = f"EB-{int(rng.integers(1, 2226)):04d}"
-                out.writerow([bike, sites[trip.origin].station_id, began.isoformat(),
-                              sites[trip.destination].station_id, ended.isoformat()])  # fmt: skip
-                rows += 1
+        hours = int((end - first) / dt.timedelta(hours=1)) + 1  # through the current hour
+        for hour in range(hours):
+            began_hour = first + dt.timedelta(hours=hour)
+            pickups, returns = demand_rates(sites, began_hour, 1)
+            weights = returns[:, 0] + 1e-9
+            counts = rng.poisson(pickups[:, 0])
+            for origin in np.flatnonzero(counts):
+                for _ in range(int(counts[origin])):
+                    began = began_hour + dt.timedelta(seconds=float(rng.uniform(0, 3600)))
+                    ended = began + dt.timedelta(minutes=float(rng.uniform(8, 25)))
+                    if ended >= end:
+                        continue
+                    dest = int(rng.choice(len(sites), p=weights / weights.sum()))
+                    bike = f"EB-{int(rng.integers(1, 2226)):04d}"
+                    out.writerow([bike, sites[origin].station_id, began.isoformat(),
+                                  sites[dest].station_id, ended.isoformat()])  # fmt: skip
+                    rows += 1
+    partial.replace(path)  # the service never sees a half-written file
     return rows
 
 
-def seed_trip_history(runtime: HubRuntime, sites: list[BikeStationSite], folder: Path) -> int:
-    """Import four weeks of demo trips unless trips are already stored; return trips stored."""
-    with runtime.sessions() as session:
-        if count_trips(session) > 0:
-            return 0
-    path = folder / "demo-trips.csv"
+def drop_trip_history(sites: list[BikeStationSite], data_dir: Path) -> Path | None:
+    """Put four weeks of trips in the service's import folder, once; return the file."""
+    marker = data_dir / TRIP_INBOX.parent / "demo-history-delivered"
+    if marker.exists():
+        return None
+    path = data_dir / TRIP_INBOX / "demo-trips.csv"
     write_trip_history(sites, path, dt.datetime.now(dt.UTC))
-    return import_trips(runtime.sessions, path).stored
+    marker.write_text("the demo's trip history was delivered once\n", encoding="utf-8")
+    return path
 
 
 class BikeRiders:
@@ -130,13 +179,7 @@ class BikeRiders:
         changed = np.flatnonzero(self.bikes != before)
         for index in changed:
             held = int(self.bikes[index])
-            write_station_status(
-                self.runtime,
-                self.sites[index].station_id,
-                held,
-                int(self.capacity[index]) - held,
-                at=now,
-            )
+            report(self.runtime, self.sites[index], held, now)
         return len(changed)
 
     def start(self) -> None:
@@ -159,9 +202,9 @@ class BikeRiders:
             self._thread.join(timeout=5)
 
 
-def bike_lines(sites: list[BikeStationSite], trips: int) -> list[str]:
+def bike_lines(sites: list[BikeStationSite], trips: Path | None) -> list[str]:
     """Say plainly what the demo's bike network is."""
-    history = f"{trips} trips of history imported" if trips else "trip history kept"
+    history = "four weeks of trip history delivered" if trips else "trip history kept"
     return [
         f"  Public bikes: {len(sites)} stations, {sum(s.bikes for s in sites)} bikes "
         f"({sum(s.capacity for s in sites)} docks); {SITE_SOURCE};",

@@ -28,8 +28,8 @@ from citysmart.portal.app import create_app
 from citysmart.sim.bike_fleet import (
     BikeRiders,
     bike_lines,
+    drop_trip_history,
     seed_bike_stations,
-    seed_trip_history,
 )
 from citysmart.sim.geography import Area, Site, iot_sites, load_areas, reference_sites
 from citysmart.sim.model import UNITS, SiteState, new_state, reading
@@ -156,7 +156,7 @@ def run_demo(settings: Settings, host: str, port: int, interval: float) -> None:
     areas, sites = seed(runtime, replay)
     bike_sites = seed_bike_stations(runtime)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    trips = seed_trip_history(runtime, bike_sites, settings.data_dir)
+    trips = drop_trip_history(bike_sites, settings.data_dir)  # the bikes job imports it
     riders = BikeRiders(runtime, bike_sites)
     password = secrets.token_urlsafe(12)
     with runtime.sessions.begin() as session:

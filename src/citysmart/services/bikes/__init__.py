@@ -5,11 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from citysmart.core.service import ServiceManifest
-from citysmart.services.bikes import api, gbfs_routes, models_plan  # noqa: F401 (plan tables)
+from citysmart.services.bikes import api, gbfs_routes, plan_routes
+from citysmart.services.bikes.trip_inbox import INBOX_JOBS
 
 router = APIRouter()
 router.include_router(gbfs_routes.router)
 router.include_router(api.router)
+router.include_router(plan_routes.router)
 
 SERVICE = ServiceManifest(
     name="bikes",
@@ -17,4 +19,6 @@ SERVICE = ServiceManifest(
     description="Eoulling public bikes: live station status, GBFS feeds, rebalancing plans.",
     router=router,
     entity_types=("BikeHireDockingStation",),
+    roles={plan_routes.DRIVER: {"citizen"}},
+    jobs=INBOX_JOBS,
 )
