@@ -148,3 +148,22 @@ def test_bad_inputs_are_explained() -> None:
     )
     with pytest.raises(StationForecastError, match="station X"):
         forecast_stations(ragged, weather, start)
+
+
+def test_counts_from_start_on_are_not_seen() -> None:
+    history, weather, start = _history(days=29)
+    hours_before = history.hours
+    padded = StationHistories(
+        start=history.start,
+        stations=[
+            StationHistory(
+                s.station_id, [*s.pickups, *[500.0] * 24], [*s.returns, *[float("nan")] * 24]
+            )
+            for s in history.stations
+        ],
+    )
+    assert padded.hours == hours_before + 24
+    plain = forecast_stations(history, weather, start, Horizon.DAY, QUICK)
+    with_future = forecast_stations(padded, weather, start, Horizon.DAY, QUICK)
+    assert [f.pickups for f in plain] == [f.pickups for f in with_future]
+    assert [f.returns for f in plain] == [f.returns for f in with_future]
