@@ -1,4 +1,4 @@
-"""Rebalancing plans: each truck's ordered jobs, and what the drivers report done.
+"""Rebalancing plans (each truck's ordered jobs, what drivers report done) and forecasts.
 
 A plan is made for a horizon from the stations' live status and the demand forecast;
 a newer plan supersedes the active one (its jobs not done are dropped, those done stay
@@ -68,4 +68,17 @@ class PlanJob(Base):
     done_by: Mapped[str | None] = mapped_column(String(128))
 
 
-PLAN_TABLES = ("bike_plan_job", "bike_plan_route", "bike_plan")
+class DemandForecast(Base):
+    """A station's expected pickups and returns in one hour, as last forecast."""
+
+    __tablename__ = "bike_demand_forecast"
+
+    station_code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    hour: Mapped[dt.datetime] = mapped_column(UTCDateTime, primary_key=True)
+    pickups: Mapped[float] = mapped_column(Double)
+    returns: Mapped[float] = mapped_column(Double)
+    method: Mapped[str] = mapped_column(String(16))  # model, fallback
+    issued_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+PLAN_TABLES = ("bike_plan_job", "bike_plan_route", "bike_plan", "bike_demand_forecast")
