@@ -15,6 +15,7 @@ from citysmart.services.bikes.demand.stations import (
     StationForecastSettings,
     StationHistories,
     StationHistory,
+    fit_station_model,
     forecast_stations,
 )
 
@@ -167,3 +168,38 @@ def test_counts_from_start_on_are_not_seen() -> None:
     with_future = forecast_stations(padded, weather, start, Horizon.DAY, QUICK)
     assert [f.pickups for f in plain] == [f.pickups for f in with_future]
     assert [f.returns for f in plain] == [f.returns for f in with_future]
+
+
+def test_fitted_model_is_reused_for_later_hours() -> None:
+    history, weather, start = _history(days=29)
+    model = fit_station_model(history, weather, start, Horizon.HOUR, QUICK)
+    assert model is not None
+    assert set(model.codes) == {s.station_id for s in history.stations}
+    later = start + timedelta(hours=3)
+    grown = StationHistories(
+        start=history.start,
+        stations=[
+            *(
+                StationHistory(s.station_id, [*s.pickups, 1, 2, 3], [*s.returns, 1, 1, 1])
+                for s in history.stations
+            ),
+            StationHistory(
+                "NEW", [float("nan")] * (history.hours + 3), [0.0] * (history.hours + 3)
+            ),
+        ],
+    )
+    forecasts = forecast_stations(grown, weather, later, Horizon.HOUR, QUICK, model=model)
+    methods = {f.station_id: f.method for f in forecasts}
+    assert methods.pop("NEW") == "fallback"
+    assert set(methods.values()) == {"model"}
+    with pytest.raises(StationForecastError, match="forecasts hour-ahead, not day-ahead"):
+        forecast_stations(grown, weather, start, Horizon.DAY, QUICK, model=model)
+    with pytest.raises(StationForecastError, match="after the forecast start"):
+        forecast_stations(
+            history, weather, start - timedelta(hours=1), Horizon.HOUR, QUICK, model=model
+        )
+
+
+def test_no_model_from_a_short_history() -> None:
+    history, weather, start = _history(days=4)
+    assert fit_station_model(history, weather, start, Horizon.DAY, QUICK) is None

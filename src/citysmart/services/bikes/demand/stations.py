@@ -28,11 +28,13 @@ from citysmart.services.bikes.demand.features import (
     context_columns,
     count_columns,
 )
-from citysmart.services.bikes.demand.model import ModelSettings, Target, fit_model
+from citysmart.services.bikes.demand.model import DemandModel, ModelSettings, Target, fit_model
 
 FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
 
 FLOWS = ("pickups", "returns")
+_LOOKBACK_HOURS = 29 * 24  # the longest lag of the count features (4 weeks) plus a day
 
 
 class StationForecastError(ValueError):
@@ -171,42 +173,116 @@ def _network_fallback(
     return np.asarray(np.outer(share, level), dtype=np.float64)
 
 
+@dataclass(frozen=True)
+class StationModel:
+    """A pooled model fitted on station histories; reusable for later forecasts (e.g. hourly)."""
+
+    horizon: Horizon
+    codes: dict[str, int]  # station id -> the category code it was trained under
+    fitted_until: datetime  # the first hour it was not trained on
+    model: DemandModel
+
+
+def _flows(history: StationHistories, issue: int, total: int) -> FloatArray:
+    """Return the counts known before ``issue`` as (flow, station, hour), NaN elsewhere."""
+    flows = np.full((2, len(history.stations), total), np.nan)
+    for s, station in enumerate(history.stations):
+        for f, values in enumerate((station.pickups, station.returns)):
+            known = np.asarray(values, dtype=np.float64)[:issue]
+            flows[f, s, : len(known)] = known
+    return flows
+
+
+def _eligible(flows: FloatArray, issue: int, settings: StationForecastSettings) -> BoolArray:
+    """Say which stations know enough hours of both flows for the model."""
+    known_hours = np.isfinite(flows[:, :, :issue]).sum(axis=2).min(axis=0)
+    return np.asarray(known_hours >= settings.min_station_hours, dtype=np.bool_)
+
+
+def fit_station_model(
+    history: StationHistories,
+    weather: HourlyWeather,
+    start: datetime,
+    horizon: Horizon = Horizon.DAY,
+    settings: StationForecastSettings | None = None,
+) -> StationModel | None:
+    """Fit the pooled model on the counts before ``start``; None if the history is too short."""
+    settings = settings or StationForecastSettings()
+    issue = _check(history, weather, history.start, start, 0)
+    if issue < settings.min_history_days * 24:
+        return None
+    flows = _flows(history, issue, issue)
+    eligible = _eligible(flows, issue, settings)
+    if not eligible.any():
+        return None
+    ids = [st.station_id for st, ok in zip(history.stations, eligible, strict=True) if ok]
+    codes = {station_id: code for code, station_id in enumerate(ids)}
+    first = max(0, issue - settings.training_days * 24)
+    keep = np.arange(first, issue, dtype=np.int64)
+    rows = _rows(flows[:, eligible], list(codes.values()), weather, history.start, horizon, keep)
+    counts = flows[:, eligible, first:issue].reshape(-1)
+    hours = np.tile(keep, rows.shape[0] * rows.shape[1])
+    model = fit_model(
+        rows.reshape(-1, rows.shape[-1]),
+        counts,
+        hours,
+        settings=settings.model,
+        categorical=(0,),
+    )
+    return StationModel(horizon=horizon, codes=codes, fitted_until=start, model=model)
+
+
 def forecast_stations(
     history: StationHistories,
     weather: HourlyWeather,
     start: datetime,
     horizon: Horizon = Horizon.DAY,
     settings: StationForecastSettings | None = None,
+    model: StationModel | None = None,
 ) -> list[StationForecast]:
     """Forecast each station's pickups and returns from ``start`` (24 h day-ahead, 1 h hour-ahead).
 
-    ``weather`` runs from the history's first hour through the forecast hours
-    (observed for the past, forecast for the future). Counts at or after ``start`` are
-    ignored: the forecast sees only what is known when it is issued.
+    ``weather`` runs from the history's first hour through the forecast hours (observed for
+    the past, forecast for the future). Counts at or after ``start`` are ignored: the
+    forecast sees only what is known when it is issued. Without ``model`` one is fitted on
+    the history first; with one (from ``fit_station_model``, same horizon, fitted no later
+    than ``start``) its stations are forecast without refitting and new stations fall back.
     """
     settings = settings or StationForecastSettings()
     steps = 24 if horizon is Horizon.DAY else 1
     issue = _check(history, weather, history.start, start, steps)
+    if model is not None:
+        if model.horizon is not horizon:
+            raise StationForecastError(
+                f"the model forecasts {model.horizon.value}, not {horizon.value}"
+            )
+        if model.fitted_until > start:
+            raise StationForecastError(
+                f"the model was fitted on hours up to {model.fitted_until.isoformat()}, "
+                f"after the forecast start {start.isoformat()}"
+            )
+    else:
+        model = fit_station_model(history, weather, start, horizon, settings)
     total = issue + steps
     stations = history.stations
-    flows = np.full((2, len(stations), total), np.nan)
-    for s, station in enumerate(stations):
-        for f, values in enumerate((station.pickups, station.returns)):
-            known = np.asarray(values, dtype=np.float64)[:issue]
-            flows[f, s, : len(known)] = known
+    flows = _flows(history, issue, total)
     targets = np.arange(issue, total, dtype=np.int64)
-    fallback = np.stack(
+    predicted = np.stack(
         [_network_fallback(flows[f], history.start, issue, targets) for f in (0, 1)]
     )
-    predicted = fallback.copy()
     uses_model = np.zeros(len(stations), dtype=bool)
-    if issue >= settings.min_history_days * 24:
-        known_hours = np.isfinite(flows[:, :, :issue]).sum(axis=2).min(axis=0)
-        uses_model = known_hours >= settings.min_station_hours
+    if model is not None:
+        known = np.array([st.station_id in model.codes for st in stations], dtype=bool)
+        uses_model = known & _eligible(flows, issue, settings)
         if uses_model.any():
-            predicted[:, uses_model] = _pooled_model(
-                flows[:, uses_model], weather, history.start, issue, targets, horizon, settings
-            )
+            codes = [
+                model.codes[st.station_id]
+                for st, ok in zip(stations, uses_model, strict=True)
+                if ok
+            ]
+            chosen = _rows(flows[:, uses_model], codes, weather, history.start, horizon, targets)
+            values = model.model.predict(chosen.reshape(-1, chosen.shape[-1]))
+            predicted[:, uses_model] = values.reshape(chosen.shape[:3])
     return [
         StationForecast(
             station_id=station.station_id,
@@ -219,57 +295,48 @@ def forecast_stations(
     ]
 
 
-def _pooled_model(
+def _rows(
     flows: FloatArray,
+    codes: Sequence[int],
     weather: HourlyWeather,
     history_start: datetime,
-    issue: int,
-    targets: npt.NDArray[np.int64],
     horizon: Horizon,
-    settings: StationForecastSettings,
+    keep: npt.NDArray[np.int64],
 ) -> FloatArray:
-    """Fit one model over all series of ``flows`` (flow, station, hour); predict ``targets``."""
+    """Return the feature rows (flow, station, hour in ``keep``, feature) of every series."""
+    # Only the last 29 days before the first kept hour feed its lags: drop older history.
+    low = max(0, int(keep.min()) - _LOOKBACK_HOURS)
+    history_start = history_start + timedelta(hours=low)
+    flows = flows[:, :, low:]
+    keep = keep - low
     total = flows.shape[2]
-    first = max(0, issue - settings.training_days * 24)
+    n_weather = low + total
     window = HourlyWeather(
-        temperature=np.asarray(weather.temperature[:total], dtype=np.float64),
-        rain=np.asarray(weather.rain[:total], dtype=np.float64),
-        humidity=np.asarray(weather.humidity[:total], dtype=np.float64),
-        wind=np.asarray(weather.wind[:total], dtype=np.float64),
+        temperature=np.asarray(weather.temperature[low:n_weather], dtype=np.float64),
+        rain=np.asarray(weather.rain[low:n_weather], dtype=np.float64),
+        humidity=np.asarray(weather.humidity[low:n_weather], dtype=np.float64),
+        wind=np.asarray(weather.wind[low:n_weather], dtype=np.float64),
     )
     context = context_columns(history_start, window)
+    # No trend column: it would depend on where the history starts, and 8 weeks of training
+    # give no trend worth extrapolating; the recent-level columns carry the level instead.
+    del context["days"]
     hour = context["hour"].astype(np.int64)
     shared = np.column_stack(list(context.values()))
-    train_rows: list[FloatArray] = []
-    train_counts: list[FloatArray] = []
-    train_hours: list[npt.NDArray[np.int64]] = []
-    predict_rows: list[FloatArray] = []
-    hours = np.arange(total, dtype=np.int64)
-    n_flows, n_stations = flows.shape[0], flows.shape[1]
-    for f in range(n_flows):
-        for s in range(n_stations):
+    out: list[FloatArray] = []
+    for f in range(flows.shape[0]):
+        for s, code in enumerate(codes):
             counts = flows[f, s]
             own = np.column_stack(list(count_columns(counts, hour, horizon).values()))
-            mean_rate = float(np.nanmean(counts[:issue]))
+            # The station's mean rate over the hours known (all of them lie before the issue).
+            mean_rate = float(np.nanmean(counts)) if np.isfinite(counts).any() else 0.0
             station = np.column_stack(
                 [
-                    np.full(total, float(s)),  # station category
-                    np.full(total, float(f)),  # 0 pickups, 1 returns
-                    np.full(total, mean_rate),
+                    np.full(len(keep), float(code)),  # station category
+                    np.full(len(keep), float(f)),  # 0 pickups, 1 returns
+                    np.full(len(keep), mean_rate),
                 ]
             )
-            rows = np.hstack([station, shared, own])
-            train = slice(first, issue)
-            train_rows.append(rows[train])
-            train_counts.append(counts[train])
-            train_hours.append(hours[train])
-            predict_rows.append(rows[targets])
-    model = fit_model(
-        np.vstack(train_rows),
-        np.concatenate(train_counts),
-        np.concatenate(train_hours),
-        settings=settings.model,
-        categorical=(0,),
-    )
-    predicted = model.predict(np.vstack(predict_rows))
-    return predicted.reshape(n_flows, n_stations, len(targets))
+            out.append(np.hstack([station, shared[keep], own[keep]]))
+    stacked = np.stack(out)
+    return stacked.reshape(flows.shape[0], len(codes), len(keep), stacked.shape[-1])
