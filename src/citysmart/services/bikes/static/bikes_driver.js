@@ -14,6 +14,7 @@
   const api = root.dataset.api || "/api/v1/bikes/plans";
   const csrf = root.dataset.csrf || "";
   const status = document.getElementById("driver-status");
+  const TRUCK_KEY = "citysmart.bikes.truck";
 
   function say(node, text, isError) {
     node.textContent = text;
@@ -79,7 +80,10 @@
       const detail = body && typeof body.detail === "string" ? body.detail : `${response.status}`;
       say(error, i18n.t("send_failed", { e: detail }), true);
       if (response.status === 409) {
-        await refreshJobs().catch(() => null); // done already (by someone else): show the route as it is
+        // Done already (by someone else, or from another phone): show the route as it is,
+        // and say why outside the lists, which are replaced.
+        await refreshJobs().catch(() => null);
+        say(status, i18n.t("send_failed", { e: detail }), true);
       }
       return;
     }
@@ -103,6 +107,32 @@
     event.preventDefault();
     submit(form);
   });
+
+  // A driver drives the same truck all day: remember the choice on this phone.
+  const picker = root.querySelector(".truck-picker select");
+  const asked = new URLSearchParams(window.location.search).get("truck");
+  if (picker) {
+    let remembered = null;
+    try {
+      remembered = window.localStorage.getItem(TRUCK_KEY);
+    } catch (error) {
+      remembered = null;
+    }
+    const offered = [...picker.options].some((option) => option.value && option.value === remembered);
+    if (!asked && remembered && offered && picker.value !== remembered) {
+      const url = new URL(window.location.href);
+      url.searchParams.set("truck", remembered);
+      window.location.replace(url.toString());
+      return;
+    }
+    if (picker.value) {
+      try {
+        window.localStorage.setItem(TRUCK_KEY, picker.value);
+      } catch (error) {
+        // storage switched off: the driver picks again next time
+      }
+    }
+  }
 
   i18n.setUp(root);
 })();
