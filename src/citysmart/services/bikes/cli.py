@@ -10,11 +10,12 @@ from typing import Any
 import click
 
 from citysmart.core.paths import data_dir
+from citysmart.services.bikes.trip_import import import_trips_command
 
 
 @click.group()
 def bikes() -> None:
-    """Public bikes: evaluate the station-hour demand forecasts on real data."""
+    """Public bikes: demand forecasts, trip imports, rebalancing."""
 
 
 def _period(first: datetime, last: datetime) -> str:
@@ -131,3 +132,6 @@ def evaluate(
     for key, sel in report.selection.items():
         tried = ", ".join(f"{t} {v:.1f}" for t, v in sel.validation_rmse.items())
         click.echo(f"{key}: target {sel.chosen.value} (validation RMSE: {tried})")
+
+
+bikes.add_command(import_trips_command)

@@ -9,6 +9,7 @@ history is replayed it is the observed weather, which flatters the model somewha
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -142,6 +143,12 @@ def calendar_columns(times: list[datetime], origin: datetime) -> dict[str, Float
     }
 
 
+def _finite_max(values: FloatArray) -> float:
+    """Return the largest known value, NaN when none is known (no weather feed, or none yet)."""
+    known = values[np.isfinite(values)]
+    return float(known.max()) if known.size else math.nan
+
+
 def weather_columns(weather: HourlyWeather, day_start: IntArray) -> dict[str, FloatArray]:
     """Return the target hour's weather and that of the hours before it on the same day."""
     index = np.arange(len(weather))
@@ -158,7 +165,10 @@ def weather_columns(weather: HourlyWeather, day_start: IntArray) -> dict[str, Fl
         "rain_3h": recent_rain,
         "rain_day": _window_mean(rain, day_end, day_end - day_start) * 24,
         "temperature_day_max": np.array(
-            [weather.temperature[s:e].max() for s, e in zip(day_start, day_end, strict=True)]
+            [
+                _finite_max(weather.temperature[max(s, 0) : e])
+                for s, e in zip(day_start, day_end, strict=True)
+            ]
         ),
         "wet": (rain > 0).astype(np.float64),
     }
