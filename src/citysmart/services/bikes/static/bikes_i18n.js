@@ -174,6 +174,9 @@
     for (const node of root.querySelectorAll("[data-i18n-aria-label]")) {
       node.setAttribute("aria-label", t(node.dataset.i18nAriaLabel, node.dataset));
     }
+    for (const node of root.querySelectorAll("[data-i18n-label]")) {
+      node.dataset.label = t(node.dataset.i18nLabel); // a phone's table cells name their column
+    }
     for (const toggle of root.querySelectorAll(".lang-toggle")) {
       toggle.textContent = t("lang_toggle");
       toggle.setAttribute("lang", state.lang === "ko" ? "en" : "ko");

@@ -175,6 +175,20 @@
 
   // ---- make a plan now ------------------------------------------------------------------------
 
+  async function waitForNewPlan() {
+    const before = root.dataset.plan || "";
+    for (let i = 0; i < 60; i++) {
+      await new Promise((resolve) => window.setTimeout(resolve, 3000));
+      const response = await fetch(`${api}/active`, { credentials: "same-origin", headers: { Accept: "application/json" } });
+      if (response.ok) {
+        const body = await readJson(response);
+        if (body && String(body.id) !== before) {
+          return;
+        }
+      }
+    }
+  }
+
   async function makePlan() {
     makeButton.disabled = true;
     makeButton.setAttribute("aria-busy", "true");
@@ -198,6 +212,11 @@
         makeStatus.className = "bikes-message is-error";
         makeStatus.textContent = i18n.t("plan_failed", { e: problemText(response, body) });
         return;
+      }
+      if (response.status === 202) {
+        // Accepted, made in the background: wait for the active plan to change.
+        makeStatus.textContent = i18n.t("making_plan");
+        await waitForNewPlan();
       }
       makeStatus.textContent = i18n.t("plan_made");
       window.location.reload();
