@@ -70,7 +70,12 @@ def _run_one(instance: BrpInstance, args: argparse.Namespace) -> dict[str, Any]:
     }
     if not args.no_ortools:
         t = time.perf_counter()
-        base = solve_ortools(instance, args.time_limit)
+        try:
+            base = solve_ortools(instance, args.time_limit)
+        except RuntimeError as exc:  # no first solution within the limit
+            print(f"{instance.name}: {exc}", file=sys.stderr)
+            row.update(ortools=None)
+            return row
         base_time = time.perf_counter() - t
         base_verdict = check_solution(instance, base.routes, base.cost)
         if not base_verdict.ok:
@@ -102,7 +107,7 @@ def run_dellamico(args: argparse.Namespace) -> dict[str, Any]:
             proven_optimal=entry["proven_optimal_2014"] == "1",
             gap_pct=round(_gap(row["ours"], bks), 3),
         )
-        if "ortools" in row:
+        if row.get("ortools"):
             row["ortools_gap_pct"] = round(_gap(row["ortools"], bks), 3)
         rows.append(row)
         print(
@@ -158,30 +163,37 @@ def run_large(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def _num(value: float | None, width: int, decimals: int) -> str:
+    return f"{value:{width}.{decimals}f}" if value is not None else " " * (width - 1) + "-"
+
+
 def _print_table(result: dict[str, Any], large: bool) -> None:
     rows = result["rows"]
     if large:
         print(
-            f"{'instance':20s} {'stations':>8s} {'ours km':>10s} {'OR-Tools km':>12s} {'diff %':>8s}"
+            f"{'instance':20s} {'stations':>8s} {'ours km':>10s} "
+            f"{'OR-Tools km':>12s} {'diff %':>8s}"
         )
         for r in rows:
             print(
-                f"{r['instance']:20s} {r['n'] - 1:8d} {r['ours']:10.2f} "
-                f"{r.get('ortools', float('nan')):12.2f} {r.get('ours_vs_ortools_pct', float('nan')):8.2f}"
+                f"{r['instance']:20s} {r['n'] - 1:8d} {_num(r['ours'], 10, 2)} "
+                f"{_num(r.get('ortools'), 12, 2)} {_num(r.get('ours_vs_ortools_pct'), 8, 2)}"
             )
         print(f"mean difference to OR-Tools: {result['summary']['ours_vs_ortools_mean_pct']}%")
         return
-    print(
-        f"{'instance':32s} {'n':>4s} {'Q':>3s} {'best known':>11s} {'ours':>10s} {'gap %':>7s} {'OR-Tools':>10s} {'gap %':>7s}"
-    )
+    head = ("instance", "n", "Q", "best known", "ours", "gap %", "OR-Tools", "gap %")
+    print("{:32s} {:>4s} {:>3s} {:>11s} {:>10s} {:>7s} {:>10s} {:>7s}".format(*head))
     for r in rows:
         print(
-            f"{r['instance']:32s} {r['n']:4d} {r['Q']:3d} {r['bks']:11.0f} {r['ours']:10.0f} {r['gap_pct']:7.2f} "
-            f"{r.get('ortools', float('nan')):10.0f} {r.get('ortools_gap_pct', float('nan')):7.2f}"
+            f"{r['instance']:32s} {r['n']:4d} {r['Q']:3d} {r['bks']:11.0f} "
+            f"{_num(r['ours'], 10, 0)} "
+            f"{_num(r['gap_pct'], 7, 2)} {_num(r.get('ortools'), 10, 0)} "
+            f"{_num(r.get('ortools_gap_pct'), 7, 2)}"
         )
     for name, s in result["summary"].items():
         print(
-            f"mean gap on {name} ({s['instances']}): ours {s['ours_mean_gap_pct']}%, OR-Tools {s['ortools_mean_gap_pct']}%"
+            f"mean gap on {name} ({s['instances']}): ours {s['ours_mean_gap_pct']}%, "
+            f"OR-Tools {s['ortools_mean_gap_pct']}%"
         )
 
 

@@ -22,7 +22,9 @@ def test_reaches_the_bari30_optimum() -> None:
     assert result.cost == 14600  # proven optimum (Dell'Amico et al. 2014)
 
 
-@pytest.mark.parametrize("name", ["03-Bari10_RBRP.txt", "09-Bergamo12_RBRP.txt", "29-Brescia11_RBRP.txt"])
+@pytest.mark.parametrize(
+    "name", ["03-Bari10_RBRP.txt", "09-Bergamo12_RBRP.txt", "29-Brescia11_RBRP.txt"]
+)
 def test_tight_capacity_instances_are_valid(name: str) -> None:
     inst = parse_dellamico(ROOT / name)
     result = improve(inst, time_limit=0.5, seed=1)

@@ -59,7 +59,8 @@ class BrpInstance:
         too_big = [i for i, d in enumerate(self.demand) if abs(d) > self.capacity]
         if too_big:
             raise InstanceError(
-                f"{self.name}: stations {too_big[:5]} have |demand| above the capacity {self.capacity}"
+                f"{self.name}: stations {too_big[:5]} have |demand| above "
+                f"the capacity {self.capacity}"
             )
 
     @property
@@ -146,7 +147,8 @@ def parse_parada_slr(path: Path, capacity: int = SLR_CAPACITY) -> BrpInstance:
         raise InstanceError(f"{path.name}: malformed line ({exc})") from exc
     if len(stations) != n - 1 or len(targets) != n - 1:
         raise InstanceError(
-            f"{path.name}: {n - 1} stations announced, {len(stations)} listed, {len(targets)} targets"
+            f"{path.name}: {n - 1} stations announced, {len(stations)} listed, "
+            f"{len(targets)} targets"
         )
     status = json.loads(status_path.read_text(encoding="utf-8"))
     bikes = {

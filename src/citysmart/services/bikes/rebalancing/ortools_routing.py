@@ -62,10 +62,10 @@ def solve_ortools(instance: BrpInstance, time_limit: float) -> OrToolsResult:
     routing = pywrapcp.RoutingModel(manager)
 
     def arc_cost(i: int, j: int) -> int:
-        return matrix[manager.IndexToNode(i)][manager.IndexToNode(j)]
+        return matrix[int(manager.IndexToNode(i))][int(manager.IndexToNode(j))]
 
     def demand(i: int) -> int:
-        return instance.demand[manager.IndexToNode(i)]
+        return instance.demand[int(manager.IndexToNode(i))]
 
     transit = routing.RegisterTransitCallback(arc_cost)
     routing.SetArcCostEvaluatorOfAllVehicles(transit)

@@ -21,16 +21,19 @@ import math
 import multiprocessing
 import random
 import time
+from dataclasses import dataclass
 from itertools import accumulate
 from multiprocessing.queues import Queue
-from dataclasses import dataclass
 
 import numpy as np
 
 from citysmart.services.bikes.rebalancing.instance import BrpInstance
+from citysmart.services.bikes.rebalancing.ortools_routing import solve_ortools
 
 Routes = list[list[int]]
-_Slots = tuple[list[int], list[int], list[float], list[int], list[int], list[int]]
+_Slots = tuple[
+    list[int], list[int], list[float], list[int], list[int], list[int], tuple[list[int], ...]
+]
 
 # Parameters of the search; set once on the benchmark family, not per instance.
 AVG_REMOVED = 10  # mean number of stations removed per ruin
@@ -42,9 +45,12 @@ LAMBDA_START = 1.0  # start penalty per bike of overload, in mean arc costs
 LAMBDA_MIN = 0.01
 LAMBDA_STEP = 1.3
 LAMBDA_PERIOD = 100  # iterations between penalty updates
-FEASIBLE_TARGET = 0.5  # wished share of iterations with a feasible current solution
+FEASIBLE_TARGET = 0.8  # wished share of iterations with a feasible current solution
 NEAR_ROUTES = 40  # above this many stations, insert only into routes of the nearest ones
 LARGE = 200
+BLOCK_SHARE = 0.3  # share of recreates that insert the removed strings whole
+ORTOOLS_SHARE = 0.5  # share of the time the OR-Tools-seeded worker gives OR-Tools
+SEEDED_TEMPERATURE = 0.3  # cooler search from a good OR-Tools solution
 STARTUP_MARGIN = 0.15  # seconds kept for forking and collecting the workers
 
 
@@ -98,12 +104,14 @@ class _Model:
         excess = pmax[-1] - pmin[-1] - q
         if excess > 0:
             e0 = [
-                max(0, w - x - q, y - z - q) for w, x, y, z in zip(pmax, pmin, smax, smin, strict=True)
+                max(0, w - x - q, y - z - q)
+                for w, x, y, z in zip(pmax, pmin, smax, smin, strict=True)
             ]
         else:
             excess = 0
             e0 = [0] * len(a)
-        return (a, b, base, lo, hi, e0), sum(base), excess
+        profile = (prefix, pmax, pmin, smax, smin)
+        return (a, b, base, lo, hi, e0, profile), sum(base), excess
 
     def route_cost(self, seq: list[int]) -> float:
         """Return the cost of one route."""
@@ -203,8 +211,8 @@ def _route_of(sol: _Solution, n: int) -> list[int]:
     return owner
 
 
-def _ruin(sol: _Solution, rng: random.Random) -> list[int]:
-    """Remove strings of stations around a random seed station; return them."""
+def _ruin(sol: _Solution, rng: random.Random) -> list[list[int]]:
+    """Remove strings of stations around a random seed station; return the strings."""
     model = sol.model
     owner = _route_of(sol, model.n)
     stations = model.n - 1
@@ -213,7 +221,7 @@ def _ruin(sol: _Solution, rng: random.Random) -> list[int]:
     ks_max = 4.0 * AVG_REMOVED / (1.0 + ls_max) - 1.0
     ks = int(rng.uniform(1.0, ks_max + 1.0))
     seed = rng.randrange(1, model.n)
-    removed: list[int] = []
+    removed: list[list[int]] = []
     ruined: set[int] = set()
     for c in model.adj[seed]:
         if len(ruined) >= ks:
@@ -229,7 +237,7 @@ def _ruin(sol: _Solution, rng: random.Random) -> list[int]:
         cut = seq[start : start + length]
         for v in cut:
             owner[v] = -1
-        removed.extend(cut)
+        removed.append(cut)
         ruined.add(r)
         sol.routes[r] = seq[:start] + seq[start + length :]
         sol.refresh(r)
@@ -268,7 +276,7 @@ def _insert_all(sol: _Solution, removed: list[int], rng: random.Random, lam: flo
         else:
             order = list(range(len(sol.routes)))
         for r in order:
-            a, b, base, lo, hi, e0 = sol.slots[r]
+            a, b, base, lo, hi, e0, _ = sol.slots[r]
             er = sol.excesses[r]
             bound = best + lam * er
             for k in range(len(a)):
@@ -279,9 +287,8 @@ def _insert_all(sol: _Solution, removed: list[int], rng: random.Random, lam: flo
                 if dv < lo[k]:
                     if lo[k] - dv > ex:
                         ex = lo[k] - dv
-                elif dv > hi[k]:
-                    if dv - hi[k] > ex:
-                        ex = dv - hi[k]
+                elif dv - hi[k] > ex:  # also covers dv > hi[k]
+                    ex = dv - hi[k]
                 if ex != er:
                     delta += lam * (ex - er)
                 if delta < best and rand() >= BLINK:
@@ -300,11 +307,79 @@ def _insert_all(sol: _Solution, removed: list[int], rng: random.Random, lam: flo
                 owner[v] = best_r
 
 
+def _insert_blocks(
+    sol: _Solution, strings: list[list[int]], rng: random.Random, lam: float
+) -> None:
+    """Re-insert each removed string whole, at its cheapest position, with blinks.
+
+    Moving a string whole keeps pickups next to the deliveries they feed,
+    which single-station insertion cannot do in a route whose load is tight.
+    """
+    model = sol.model
+    d = model.d
+    row = model.row
+    col = model.col
+    q = model.q
+    rng.shuffle(strings)
+    rand = rng.random
+    for block in strings:
+        first = block[0]
+        last = block[-1]
+        inner = sum(row[x][y] for x, y in zip(block, block[1:], strict=False))
+        sums = list(accumulate(d[v] for v in block))
+        total = sums[-1]
+        bmax = max(sums)
+        bmin = min(sums)
+        cin = col[first]
+        cout = row[last]
+        best = cin[0] + cout[0] + lam * max(0, max(0, bmax) - min(0, bmin) - q)
+        best_r = -1
+        best_k = 0
+        for r in range(len(sol.routes)):
+            a, b, base, _, _, _, profile = sol.slots[r]
+            prefix, pmax, pmin, smax, smin = profile
+            er = sol.excesses[r]
+            bound = best + lam * er
+            for k in range(len(a)):
+                delta = cin[a[k]] + cout[b[k]] - base[k]
+                if delta >= bound:
+                    continue
+                pk = prefix[k]
+                hi = pmax[k]
+                if pk + bmax > hi:
+                    hi = pk + bmax
+                if smax[k] + total > hi:
+                    hi = smax[k] + total
+                lo = pmin[k]
+                if pk + bmin < lo:
+                    lo = pk + bmin
+                if smin[k] + total < lo:
+                    lo = smin[k] + total
+                ex = hi - lo - q
+                if ex < 0:
+                    ex = 0
+                if ex != er:
+                    delta += lam * (ex - er)
+                if delta < best and rand() >= BLINK:
+                    best = delta
+                    best_r = r
+                    best_k = k
+                    bound = best + lam * er
+        if best_r < 0:
+            sol.add(block[:])
+        else:
+            seq = sol.routes[best_r]
+            seq[best_k:best_k] = block
+            sol.refresh(best_r)
+        del inner
+
+
 def improve(
     instance: BrpInstance,
     time_limit: float,
     seed: int = 0,
     initial: Routes | None = None,
+    temperature_scale: float = 1.0,
 ) -> SearchResult:
     """Search for cheap feasible routes within time_limit seconds."""
     start = time.perf_counter()
@@ -320,8 +395,8 @@ def improve(
     best_cost = cur.cost if cur.excess == 0 else math.inf
     arcs = model.n - 1 + len(cur.routes)
     mean_arc = cur.cost / arcs
-    t0 = T_START * mean_arc
-    t1 = T_END * mean_arc
+    t0 = T_START * temperature_scale * mean_arc
+    t1 = T_END * temperature_scale * mean_arc
     lam = LAMBDA_START * mean_arc
     cur_cost, cur_ex = cur.cost, cur.excess
     feasible_seen = 0
@@ -330,8 +405,11 @@ def improve(
     while elapsed < time_limit:
         temp = t0 * (t1 / t0) ** (elapsed / time_limit)
         cand = cur.copy()
-        removed = _ruin(cand, rng)
-        _insert_all(cand, removed, rng, lam)
+        strings = _ruin(cand, rng)
+        if len(strings) > 1 and rng.random() < BLOCK_SHARE:
+            _insert_blocks(cand, strings, rng, lam)
+        else:
+            _insert_all(cand, [v for s in strings for v in s], rng, lam)
         cand.compact()
         cand_cost, cand_ex = cand.cost, cand.excess
         threshold = cur_cost + lam * cur_ex + temp * -math.log(1.0 - rng.random())
@@ -356,32 +434,70 @@ def improve(
     )
 
 
-def _worker(instance: BrpInstance, time_limit: float, seed: int, out: Queue[SearchResult]) -> None:
-    out.put(improve(instance, time_limit, seed=seed))
+def _run(instance: BrpInstance, time_limit: float, seed: int, ortools_share: float) -> SearchResult:
+    """Search from scratch, or from an OR-Tools solution found in a share of the time."""
+    if ortools_share <= 0.0:
+        return improve(instance, time_limit, seed=seed)
+    start = time.perf_counter()
+    try:
+        first = solve_ortools(instance, ortools_share * time_limit)
+    except RuntimeError:  # no first solution in time (very large instances)
+        return improve(instance, time_limit - (time.perf_counter() - start), seed=seed)
+    rest = time_limit - (time.perf_counter() - start)
+    return improve(
+        instance, rest, seed=seed, initial=first.routes, temperature_scale=SEEDED_TEMPERATURE
+    )
+
+
+def _worker(
+    instance: BrpInstance,
+    time_limit: float,
+    seed: int,
+    share: float,
+    out: Queue[SearchResult | None],
+) -> None:
+    try:
+        out.put(_run(instance, time_limit, seed, share))
+    except Exception:  # the caller still has its own search; never leave it waiting
+        out.put(None)
+        raise
 
 
 def solve_brp(
-    instance: BrpInstance, time_limit: float, workers: int = 1, seed: int = 0
+    instance: BrpInstance,
+    time_limit: float,
+    workers: int = 1,
+    seed: int = 0,
+    ortools_share: float = ORTOOLS_SHARE,
 ) -> SearchResult:
     """Run independent searches in ``workers`` processes and return the best.
 
-    ``time_limit`` is wall-clock seconds for the whole call; process start-up
-    is taken out of it.
+    With two or more workers, the first one spends ``ortools_share`` of the
+    time on OR-Tools (guided local search) and improves its solution with our
+    search; the others search from scratch. ``time_limit`` is wall-clock
+    seconds for the whole call; process start-up is taken out of it.
     """
     if workers <= 1:
         return improve(instance, time_limit, seed=seed)
     start = time.perf_counter()
     ctx = multiprocessing.get_context("fork")  # the instance is inherited, not pickled
-    out: Queue[SearchResult] = ctx.Queue()
+    out: Queue[SearchResult | None] = ctx.Queue()
     budget = max(0.1, time_limit - STARTUP_MARGIN)
     procs = [
-        ctx.Process(target=_worker, args=(instance, budget, seed + w + 1, out), daemon=True)
+        ctx.Process(
+            target=_worker,
+            args=(instance, budget, seed + w + 1, ortools_share if w == 0 else 0.0, out),
+            daemon=True,
+        )
         for w in range(workers - 1)
     ]
     for p in procs:
         p.start()
     results = [improve(instance, budget - (time.perf_counter() - start), seed=seed)]
-    results.extend(out.get() for _ in procs)
+    for _ in procs:
+        got = out.get()
+        if got is not None:
+            results.append(got)
     for p in procs:
         p.join()
     best = min(results, key=lambda r: r.cost)

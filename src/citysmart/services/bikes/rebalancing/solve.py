@@ -100,8 +100,13 @@ def _check(problem: RebalancingProblem) -> int:
     """Raise PlanningError on inconsistent input; return the number of locations."""
     n = len(problem.distance_m)
     if len(problem.travel_time_s) != n:
-        raise PlanningError(f"travel-time matrix has {len(problem.travel_time_s)} rows, distance matrix {n}")
-    for name, matrix in (("travel_time_s", problem.travel_time_s), ("distance_m", problem.distance_m)):
+        raise PlanningError(
+            f"travel-time matrix has {len(problem.travel_time_s)} rows, distance matrix {n}"
+        )
+    for name, matrix in (
+        ("travel_time_s", problem.travel_time_s),
+        ("distance_m", problem.distance_m),
+    ):
         for i, matrix_row in enumerate(matrix):
             if len(matrix_row) != n:
                 raise PlanningError(f"{name} row {i} has {len(matrix_row)} entries, expected {n}")
@@ -122,7 +127,9 @@ def _check(problem: RebalancingProblem) -> int:
         if not 0 <= t.depot < n:
             raise PlanningError(f"truck {t.name}: depot {t.depot} is not a location (0..{n - 1})")
         if t.start_load is not None and not 0 <= t.start_load <= t.capacity:
-            raise PlanningError(f"truck {t.name}: start load {t.start_load} outside [0, {t.capacity}]")
+            raise PlanningError(
+                f"truck {t.name}: start load {t.start_load} outside [0, {t.capacity}]"
+            )
     for station in problem.demand:
         if not 0 <= station < n:
             raise PlanningError(f"station {station} is not a location (0..{n - 1})")
@@ -160,23 +167,30 @@ def plan_truck_routes(problem: RebalancingProblem) -> RebalancingPlan:
     routing = pywrapcp.RoutingModel(manager)
     dist = [[round(problem.distance_m[a][b]) for b, _ in nodes] for a, _ in nodes]
     travel = [
-        [round(problem.travel_time_s[a][b] + problem.handling_s_per_bike * abs(q)) for b, _ in nodes]
+        [
+            round(problem.travel_time_s[a][b] + problem.handling_s_per_bike * abs(q))
+            for b, _ in nodes
+        ]
         for a, q in nodes
     ]
 
     def distance_cb(i: int, j: int) -> int:
-        return dist[manager.IndexToNode(i)][manager.IndexToNode(j)]
+        return dist[int(manager.IndexToNode(i))][int(manager.IndexToNode(j))]
 
     def time_cb(i: int, j: int) -> int:
-        return travel[manager.IndexToNode(i)][manager.IndexToNode(j)]
+        return travel[int(manager.IndexToNode(i))][int(manager.IndexToNode(j))]
 
     def load_cb(i: int) -> int:
-        return nodes[manager.IndexToNode(i)][1]
+        return nodes[int(manager.IndexToNode(i))][1]
 
     routing.SetArcCostEvaluatorOfAllVehicles(routing.RegisterTransitCallback(distance_cb))
     routing.AddDimension(routing.RegisterTransitCallback(time_cb), 0, problem.shift_s, True, "Time")
     routing.AddDimensionWithVehicleCapacity(
-        routing.RegisterUnaryTransitCallback(load_cb), 0, [t.capacity for t in trucks], False, "Load"
+        routing.RegisterUnaryTransitCallback(load_cb),
+        0,
+        [t.capacity for t in trucks],
+        False,
+        "Load",
     )
     time_dim = routing.GetDimensionOrDie("Time")
     load_dim = routing.GetDimensionOrDie("Load")
@@ -189,7 +203,9 @@ def plan_truck_routes(problem: RebalancingProblem) -> RebalancingPlan:
         routing.AddDisjunction([manager.NodeToIndex(node)], per_bike * abs(nodes[node][1]))
     params = pywrapcp.DefaultRoutingSearchParameters()
     params.first_solution_strategy = routing_enums_pb2.FirstSolutionStrategy.PATH_CHEAPEST_ARC
-    params.local_search_metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
+    params.local_search_metaheuristic = (
+        routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
+    )
     params.time_limit.FromMilliseconds(max(1, int(problem.time_limit_s * 1000)))
     solution = routing.SolveWithParameters(params)
     if solution is None:
@@ -219,6 +235,8 @@ def plan_truck_routes(problem: RebalancingProblem) -> RebalancingPlan:
         duration = int(solution.Value(time_dim.CumulVar(routing.End(v))))
         plans.append(TruckPlan(t.name, start_load, jobs, distance, duration))
     unserved = {
-        s: d - moved.get(s, 0) for s, d in sorted(problem.demand.items()) if d - moved.get(s, 0) != 0
+        s: d - moved.get(s, 0)
+        for s, d in sorted(problem.demand.items())
+        if d - moved.get(s, 0) != 0
     }
     return RebalancingPlan(trucks=plans, unserved=unserved)

@@ -66,7 +66,8 @@ def check_solution(
         peak = start_load + max(running)
         if peak > q:
             errors.append(
-                f"route {index} needs a load range of {max(running) - min(running)} bikes, capacity is {q}"
+                f"route {index} needs a load range of {max(running) - min(running)} bikes, "
+                f"capacity is {q}"
             )
         path = [0, *route, 0]
         total += sum(float(instance.cost[a, b]) for a, b in zip(path, path[1:], strict=False))
