@@ -267,6 +267,8 @@ def test_the_operator_sees_each_route_drawn_and_the_jobs_of_the_api(
                 expect(row).to_contain_text("Not done")
                 assert row.get_attribute("data-job") == str(job["id"])
 
+        page.locator("#plan-map").screenshot(path=str(tmp_path / "bikes-plan-map.png"))
+
         # The line is drawn on the plain base: pixels of its colour all along it, and none
         # there once the lines are hidden. Markers, tooltips and the other truck's line (which
         # crosses it) are hidden so as not to count.
