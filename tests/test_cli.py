@@ -99,6 +99,11 @@ def test_cli_errors_are_clear(cli) -> None:  # type: ignore[no-untyped-def]
     result = cli("users", "add", "op", "--role", "mayor", "--no-password", ok=False)
     assert result.returncode != 0
     assert "unknown role 'mayor'" in result.stderr
+    # A service's own role (the bikes service's truck drivers) is known to the CLI too.
+    assert (
+        "created with role bike_driver"
+        in cli("users", "add", "kim", "--role", "bike_driver", "--no-password").stdout
+    )
     result = cli("devices", "add", "d1", "--entity", "nope", "--type", "X", ok=False)
     assert result.returncode != 0
     assert "not a URN" in result.stderr

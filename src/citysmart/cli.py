@@ -157,6 +157,14 @@ def demo(host: str, port: int, interval: float) -> None:
 @main.group()
 def users() -> None:
     """Manage users, roles and API tokens."""
+    from citysmart.core import roles
+    from citysmart.core.service import discover_services
+
+    # Services declare their own roles (the bikes service's drivers, ...); the app learns
+    # them when it mounts the services, and user management must know them too.
+    for manifest in discover_services():
+        for role, includes in manifest.roles.items():
+            roles.add_role(role, includes)
 
 
 @users.command("add")
