@@ -130,3 +130,29 @@ def test_rejects_bad_input() -> None:
     bad = [row[:-1] for row in dist]
     with pytest.raises(PlanningError, match="row 0"):
         plan_truck_routes(problem([Truck("t", 10, 0)], bad))
+
+
+def test_truck_starting_away_from_its_depot_keeps_its_window() -> None:
+    dist, travel, demand = _city(10, seed=5)
+    # truck 1 is out at location 9 (treated as its start, not a station) with 6 bikes on board
+    demand.pop(9)
+    problem = RebalancingProblem(
+        trucks=[
+            Truck("t1", 12, 0, available_s=600, shift_end_s=3 * 3600),
+            Truck("t2", 12, 9, end=0, start_load=6, shift_end_s=2 * 3600),
+        ],
+        travel_time_s=travel,
+        distance_m=dist,
+        demand=demand,
+        shift_s=3 * 3600,
+        handling_s_per_bike=20,
+        stop_s=60,
+        time_limit_s=1.0,
+    )
+    plan = plan_truck_routes(problem)
+    first, second = plan.trucks
+    assert second.start_load == 6
+    assert all(job.arrival_s >= 600 for job in first.jobs)
+    assert first.duration_s + 600 <= 3 * 3600
+    assert second.duration_s <= 2 * 3600
+    assert 9 not in {job.station for tp in plan.trucks for job in tp.jobs}

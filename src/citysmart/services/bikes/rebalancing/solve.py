@@ -27,17 +27,28 @@ class PlanningError(ValueError):
 
 @dataclass(frozen=True)
 class Truck:
-    """One truck: capacity in bikes, depot location index, optional load at the start.
+    """One truck: capacity in bikes, start location (its depot), optional load at the start.
 
     ``start_load`` None lets the planner choose the load the truck leaves the
     depot with (the depot supplies or absorbs bikes); a number fixes it, e.g.
-    when replanning a truck already on the road with bikes on board.
+    when replanning a truck already on the road with bikes on board. ``end``
+    is where the truck must finish (its start location by default). The truck
+    leaves at ``available_s`` and must be back by ``shift_end_s`` (the
+    problem's ``shift_s`` by default), both counted from the plan's start.
     """
 
     name: str
     capacity: int
     depot: int
     start_load: int | None = None
+    end: int | None = None
+    available_s: int = 0
+    shift_end_s: int | None = None
+
+    @property
+    def end_location(self) -> int:
+        """Return where the truck finishes."""
+        return self.depot if self.end is None else self.end
 
 
 @dataclass(frozen=True)
@@ -54,6 +65,7 @@ class RebalancingProblem:
     demand: Mapping[int, int]
     shift_s: int
     handling_s_per_bike: float = 30.0
+    stop_s: float = 0.0
     chunk_bikes: int | None = None
     time_limit_s: float = 5.0
 
@@ -69,7 +81,11 @@ class Job:
 
 @dataclass(frozen=True)
 class TruckPlan:
-    """The ordered jobs of one truck with its start load, distance and duration."""
+    """The ordered jobs of one truck with its start load, distance and duration.
+
+    Arrival seconds count from the plan's start; the duration from the truck's
+    departure to its return.
+    """
 
     truck: str
     start_load: int
@@ -116,16 +132,22 @@ def _check(problem: RebalancingProblem) -> int:
         raise PlanningError("no truck given")
     if problem.shift_s <= 0:
         raise PlanningError(f"shift length must be positive, got {problem.shift_s} s")
-    if problem.handling_s_per_bike < 0:
-        raise PlanningError("handling time per bike must not be negative")
+    if problem.handling_s_per_bike < 0 or problem.stop_s < 0:
+        raise PlanningError("handling time per bike and stop time must not be negative")
     if problem.chunk_bikes is not None and problem.chunk_bikes <= 0:
         raise PlanningError("chunk_bikes must be positive")
-    depots = {t.depot for t in problem.trucks}
+    depots = {t.depot for t in problem.trucks} | {t.end_location for t in problem.trucks}
     for t in problem.trucks:
         if t.capacity <= 0:
             raise PlanningError(f"truck {t.name}: capacity must be positive")
-        if not 0 <= t.depot < n:
-            raise PlanningError(f"truck {t.name}: depot {t.depot} is not a location (0..{n - 1})")
+        for where in (t.depot, t.end_location):
+            if not 0 <= where < n:
+                raise PlanningError(f"truck {t.name}: depot {where} is not a location (0..{n - 1})")
+        end = problem.shift_s if t.shift_end_s is None else t.shift_end_s
+        if not 0 <= t.available_s <= end:
+            raise PlanningError(
+                f"truck {t.name}: available at {t.available_s} s, after its shift end {end} s"
+            )
         if t.start_load is not None and not 0 <= t.start_load <= t.capacity:
             raise PlanningError(
                 f"truck {t.name}: start load {t.start_load} outside [0, {t.capacity}]"
@@ -149,7 +171,7 @@ def plan_truck_routes(problem: RebalancingProblem) -> RebalancingPlan:
     """Plan each truck's jobs for one shift, dropping what the shift cannot serve."""
     _check(problem)
     trucks = list(problem.trucks)
-    depots = sorted({t.depot for t in trucks})
+    depots = sorted({t.depot for t in trucks} | {t.end_location for t in trucks})
     # node -> (location, signed bikes); depots first
     nodes: list[tuple[int, int]] = [(loc, 0) for loc in depots]
     size = problem.chunk_bikes or min(t.capacity for t in trucks)
@@ -162,17 +184,24 @@ def plan_truck_routes(problem: RebalancingProblem) -> RebalancingPlan:
         len(nodes),
         len(trucks),
         [depot_node[t.depot] for t in trucks],
-        [depot_node[t.depot] for t in trucks],
+        [depot_node[t.end_location] for t in trucks],
     )
     routing = pywrapcp.RoutingModel(manager)
     dist = [[round(problem.distance_m[a][b]) for b, _ in nodes] for a, _ in nodes]
+    # service at the origin: handling per bike, and the stop once per station
+    # (consecutive chunks of one station share the stop)
     travel = [
         [
-            round(problem.travel_time_s[a][b] + problem.handling_s_per_bike * abs(q))
+            round(
+                problem.travel_time_s[a][b]
+                + problem.handling_s_per_bike * abs(q)
+                + (problem.stop_s if q != 0 and a != b else 0.0)
+            )
             for b, _ in nodes
         ]
         for a, q in nodes
     ]
+    ends = [problem.shift_s if t.shift_end_s is None else t.shift_end_s for t in trucks]
 
     def distance_cb(i: int, j: int) -> int:
         return dist[int(manager.IndexToNode(i))][int(manager.IndexToNode(j))]
@@ -184,7 +213,7 @@ def plan_truck_routes(problem: RebalancingProblem) -> RebalancingPlan:
         return nodes[int(manager.IndexToNode(i))][1]
 
     routing.SetArcCostEvaluatorOfAllVehicles(routing.RegisterTransitCallback(distance_cb))
-    routing.AddDimension(routing.RegisterTransitCallback(time_cb), 0, problem.shift_s, True, "Time")
+    routing.AddDimension(routing.RegisterTransitCallback(time_cb), 0, max(ends), False, "Time")
     routing.AddDimensionWithVehicleCapacity(
         routing.RegisterUnaryTransitCallback(load_cb),
         0,
@@ -197,6 +226,8 @@ def plan_truck_routes(problem: RebalancingProblem) -> RebalancingPlan:
     for v, t in enumerate(trucks):
         if t.start_load is not None:
             load_dim.CumulVar(routing.Start(v)).SetValue(t.start_load)
+        time_dim.CumulVar(routing.Start(v)).SetValue(t.available_s)
+        time_dim.CumulVar(routing.End(v)).SetMax(ends[v])
     # one bike left unmoved must cost more than any detour saved by dropping it
     per_bike = 2 * max((max(r) for r in dist), default=0) + 1
     for node in range(len(depots), len(nodes)):
@@ -232,7 +263,7 @@ def plan_truck_routes(problem: RebalancingProblem) -> RebalancingPlan:
                 jobs[-1] = Job(station, jobs[-1].bikes + bikes, jobs[-1].arrival_s)
             else:
                 jobs.append(Job(station, bikes, arrival))
-        duration = int(solution.Value(time_dim.CumulVar(routing.End(v))))
+        duration = int(solution.Value(time_dim.CumulVar(routing.End(v)))) - t.available_s
         plans.append(TruckPlan(t.name, start_load, jobs, distance, duration))
     unserved = {
         s: d - moved.get(s, 0)
