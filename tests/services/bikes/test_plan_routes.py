@@ -11,6 +11,8 @@ from sqlalchemy import text
 
 from citysmart.hub.runtime import HubRuntime
 from citysmart.services.bikes import plan_store
+from citysmart.services.bikes.demand.stations import StationForecast
+from citysmart.services.bikes.forecast_job import store_forecasts
 from citysmart.services.bikes.models_plan import PLAN_TABLES
 from citysmart.services.bikes.rebalancing.inventory import InventoryTarget
 from citysmart.services.bikes.rebalancing.planning import (
@@ -18,10 +20,12 @@ from citysmart.services.bikes.rebalancing.planning import (
     PlannedRoute,
     RebalancingPlan,
 )
+from citysmart.services.bikes.stations import write_station_status
 from tests.factories import create_user_with_token
 from tests.services.bikes.factories import add_stations
 
 ACTIVE = "/api/v1/bikes/plans/active"
+PLANS = "/api/v1/bikes/plans"
 START = dt.datetime(2026, 11, 25, 21, 0, tzinfo=dt.UTC)
 
 
@@ -115,3 +119,47 @@ def test_no_plan_yet_says_so(bikes_client: TestClient, bikes_runtime: HubRuntime
         bikes_client.get(ACTIVE, headers=headers(bikes_runtime, "op2", "operator")),
         404, "no active plan",
     )  # fmt: skip
+
+
+def test_an_operator_makes_a_plan_from_the_live_state(
+    bikes_client: TestClient, bikes_runtime: HubRuntime
+) -> None:
+    with bikes_runtime.engine.begin() as conn:
+        for table in PLAN_TABLES:
+            conn.execute(text(f"DELETE FROM {table}"))
+    add_stations(bikes_runtime)
+    operator = headers(bikes_runtime, "op3", "operator")
+    now = dt.datetime.now(dt.UTC)
+    write_station_status(bikes_runtime, "SJ001", 1, 19, at=now)  # will empty
+    write_station_status(bikes_runtime, "SJ002", 15, 0, at=now)  # full, will fill more
+    write_station_status(bikes_runtime, "SJ003", 5, 5, at=now)
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    with bikes_runtime.sessions.begin() as session:
+        store_forecasts(session, [
+            StationForecast("SJ001", hour, (5.0,) * 24, (0.2,) * 24, "model"),
+            StationForecast("SJ002", hour, (0.2,) * 24, (5.0,) * 24, "model"),
+            StationForecast("SJ003", hour, (0.3,) * 24, (0.3,) * 24, "model"),
+        ], now)  # fmt: skip
+    problem(bikes_client.post(PLANS, json={}, headers=operator), 409, "no truck")
+    truck = {"id": "T1", "name": "1호차", "capacity": 20, "depot_name": "depot",
+             "depot_lon": 127.28, "depot_lat": 36.49, "shift_start": "00:00",
+             "shift_end": "23:59"}  # fmt: skip
+    assert (
+        bikes_client.post("/api/v1/bikes/trucks", json=truck, headers=operator).status_code == 201
+    )
+    problem(bikes_client.post(PLANS, json={"horizon_hours": 30}, headers=operator), 422)
+    driver = headers(bikes_runtime, "park", "bike_driver")
+    problem(bikes_client.post(PLANS, json={}, headers=driver), 403, "operator")
+
+    made = bikes_client.post(PLANS, json={"horizon_hours": 3, "time_limit_s": 1}, headers=operator)
+
+    assert made.status_code == 201, made.text
+    plan = made.json()
+    (route,) = plan["routes"]
+    stops = [(j["station"], j["action"]) for j in route["jobs"]]
+    assert ("SJ002", "take") in stops
+    assert ("SJ001", "bring") in stops
+    assert 0 <= route["start_load"] <= 20  # the depot may load the truck before it leaves
+    assert plan["bikes_planned"] > 0
+    assert plan["lost_expected_after"] < plan["lost_expected_before"]
+    assert bikes_client.get(ACTIVE, headers=driver).json()["id"] == plan["id"]

@@ -3,7 +3,8 @@
 ``GET /api/v1/bikes/plans/active`` gives each truck's route with its ordered jobs (station,
 where it is, take or bring how many, arrival, done or not); ``?truck=`` keeps one truck's
 route, as a driver's phone asks. ``POST .../jobs/{id}/done`` records what a driver really
-moved. Operators make a plan with ``POST /api/v1/bikes/plans`` (``plan_service``).
+moved. ``POST /api/v1/bikes/plans`` makes a plan now from the live state (operators;
+``plan_service``), answering when it is stored (the solver's time limit, 10 s by default).
 """
 
 from __future__ import annotations
@@ -11,16 +12,17 @@ from __future__ import annotations
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from citysmart.core import audit, roles
-from citysmart.core.auth import CurrentPrincipal, Principal, SessionDep
+from citysmart.core.auth import CurrentPrincipal, OperatorDep, Principal, SessionDep
 from citysmart.core.errors import Problem
 from citysmart.core.time import isoformat, utcnow
 from citysmart.services.bikes import plan_store
 from citysmart.services.bikes.models import Truck
 from citysmart.services.bikes.models_plan import PlanJob
+from citysmart.services.bikes.plan_service import PlanUnavailable, make_live_plan
 from citysmart.services.bikes.stations import read_stations
 
 router = APIRouter(prefix="/api/v1/bikes/plans", tags=["bikes"])
@@ -147,3 +149,30 @@ def mark_job_done(
     )  # fmt: skip
     names = {s.code: (s.name_ko, s.lon, s.lat) for s in read_stations(session)}
     return job_public(job, names)
+
+
+class PlanCreate(BaseModel):
+    """What an operator asks for: how many hours ahead, how long the solver may search."""
+
+    model_config = ConfigDict(extra="forbid")
+    horizon_hours: int = Field(6, ge=1, le=24)
+    time_limit_s: float = Field(10.0, ge=1.0, le=60.0)
+
+
+@router.post("", status_code=201, summary="Make a plan now from the live state (operators)")
+def create_plan(plan_in: PlanCreate, session: SessionDep, operator: OperatorDep) -> dict[str, Any]:
+    """Plan the trucks from the stations' live status and the stored forecasts."""
+    try:
+        made = make_live_plan(
+            session, utcnow(), horizon_h=plan_in.horizon_hours,
+            time_limit_s=plan_in.time_limit_s, trigger="manual",
+        )  # fmt: skip
+    except PlanUnavailable as exc:
+        raise Problem(409, "Conflict", str(exc)) from exc
+    audit.record(
+        session, operator.username, "bikes.plan.created", f"plan:{made.plan.id}",
+        bikes=made.plan.bikes_planned, stale_stations=made.stale_stations,
+    )  # fmt: skip
+    stored = plan_store.active_plan(session)
+    assert stored is not None  # just saved
+    return plan_public(session, stored, None) | {"stale_stations_left_out": made.stale_stations}

@@ -65,6 +65,7 @@ class RoutingInput:
     """What the route solver gets: node 0.. are the trucks' starts, then the depot(s)."""
 
     truck_count: int
+    truck_ids: tuple[str, ...]
     # Node i < truck_count: truck i's start; next truck_count nodes: its end (depot);
     # then one node per station to visit, in ``station_codes`` order.
     station_codes: tuple[str, ...]
@@ -147,6 +148,7 @@ def routing_input(
     travel = road / TRUCK_SPEED_M_S
     return RoutingInput(
         truck_count=len(trucks),
+        truck_ids=tuple(t.truck_id for t in trucks),
         station_codes=tuple(s.code for s, _ in chosen),
         demands=np.array([t.signed_demand for _, t in chosen], dtype=np.int64),
         distance_m=np.rint(road).astype(np.int64),

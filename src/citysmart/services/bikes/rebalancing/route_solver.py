@@ -13,7 +13,7 @@ from citysmart.services.bikes.rebalancing.solve import RebalancingProblem, Truck
 def solve_routing_input(problem: RoutingInput) -> list[PlannedRoute]:
     """Plan every truck's route for the planner's input."""
     k = problem.truck_count
-    ids = tuple(getattr(problem, "truck_ids", ())) or tuple(str(i) for i in range(k))
+    ids = problem.truck_ids
     trucks = [
         Truck(
             name=ids[i],
