@@ -114,3 +114,18 @@ def test_the_demo_serves_sejong_with_live_readings(demo: tuple[str, str]) -> Non
         # Four weeks of trip history arrived through the service's import folder.
         trips = http.get("/api/v1/bikes/trips", params={"limit": 10000}).json()["trips"]
         assert 1000 < len(trips) < 3000  # the last day's
+        # The crew (4 trucks, 10 staff) is set up over HTTP and a first plan is made.
+        assert len(http.get("/api/v1/bikes/trucks").json()["trucks"]) == 4
+        assert len(http.get("/api/v1/bikes/staff").json()["staff"]) == 10
+        deadline = time.monotonic() + 90
+        plan = http.get("/api/v1/bikes/plans/active")
+        while plan.status_code == 404 and time.monotonic() < deadline:
+            time.sleep(1)
+            plan = http.get("/api/v1/bikes/plans/active")
+        assert plan.status_code == 200, plan.text
+        body = plan.json()
+        assert len(body["routes"]) <= 4
+        assert 0 <= body["bikes_planned"] <= body["bikes_wanted"]
+        # At night the forecast may leave every station in its range: no jobs then.
+        jobs = sum(len(r["jobs"]) for r in body["routes"])
+        assert (jobs > 0) == (body["bikes_planned"] > 0)

@@ -15,6 +15,7 @@ import secrets
 import threading
 
 import click
+import httpx
 import uvicorn
 
 from citysmart.core import accounts
@@ -26,11 +27,13 @@ from citysmart.hub.runtime import HubRuntime
 from citysmart.hub.senml import Reading
 from citysmart.portal.app import create_app
 from citysmart.sim.bike_fleet import (
+    SEOUL_TZ,
     BikeRiders,
     bike_lines,
     drop_trip_history,
     seed_bike_stations,
 )
+from citysmart.sim.bike_roster import set_up_crew
 from citysmart.sim.geography import Area, Site, iot_sites, load_areas, reference_sites
 from citysmart.sim.model import UNITS, SiteState, new_state, reading
 from citysmart.sim.publisher import DeviceFleet, ReadingSource
@@ -166,6 +169,8 @@ def run_demo(settings: Settings, host: str, port: int, interval: float) -> None:
             accounts.create_user(session, OPERATOR, "operator", password, actor="demo")
         else:
             accounts.set_password(session, OPERATOR, password, actor="demo")
+        # The demo acts as the bike operator over HTTP (trucks, staff, the first plan).
+        crew_token, _ = accounts.issue_token(session, OPERATOR, 1)
     stored = backfill(runtime, sites, replay.values if replay is not None else None)
     hours_ready = 0
     if jobs_setting() is not False:
@@ -203,11 +208,17 @@ def run_demo(settings: Settings, host: str, port: int, interval: float) -> None:
                     f"  Fine-dust map: {url}air ({hours_ready} hours computed; "
                     "the hourly job adds each new hour)",
                     f"  Open {url} and the hub explorer at {url}hub/explorer",
+                    f"  Bike rebalancing plan: {url}bikes/plan (drivers: {url}bikes/driver)",
                     f"  Sign in as an operator: user '{OPERATOR}', password '{password}'",
                     "  Stop with Ctrl+C.",
                 ]
             )
         )
+        try:
+            today = dt.datetime.now(SEOUL_TZ).date()
+            click.echo(f"  Bikes: {set_up_crew(url.rstrip('/'), crew_token, today)}")
+        except httpx.HTTPError as exc:
+            logger.warning("the demo could not set up the bike crew: %s", exc)
 
     threading.Thread(target=start_fleet_when_ready, daemon=True).start()
     try:

@@ -8,6 +8,7 @@ from citysmart.core.service import ServiceManifest
 from citysmart.services.bikes import api, gbfs_routes, pages, plan_routes
 from citysmart.services.bikes.cli import bikes
 from citysmart.services.bikes.forecast_job import FORECAST_JOBS
+from citysmart.services.bikes.plan_service import PLAN_JOBS
 from citysmart.services.bikes.trip_inbox import INBOX_JOBS
 
 router = APIRouter()
@@ -23,7 +24,7 @@ SERVICE = ServiceManifest(
     router=router,
     entity_types=("BikeHireDockingStation",),
     roles={plan_routes.DRIVER: {"citizen"}},
-    jobs=(*INBOX_JOBS, *FORECAST_JOBS),
+    jobs=(*INBOX_JOBS, *FORECAST_JOBS, *PLAN_JOBS),
     commands=bikes,
     pages=(pages.PLAN_PAGE, pages.DRIVER_PAGE),
 )

@@ -10,11 +10,16 @@ those jobs left on board; otherwise it starts at its depot with whatever load it
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from citysmart.core.service import Job
+from citysmart.core.time import utcnow
+from citysmart.hub.runtime import HubRuntime
 from citysmart.services.bikes import plan_store, store
 from citysmart.services.bikes.forecast_job import (
     SOURCE,
@@ -38,6 +43,11 @@ from citysmart.services.bikes.stations import read_stations
 SEOUL = ZoneInfo("Asia/Seoul")
 HOUR = dt.timedelta(hours=1)
 MAX_HORIZON_H = 24
+# Every hour while a truck is on shift: a plan for the next four hours, twenty seconds of search.
+REPLAN_EVERY_S = 3600.0
+REPLAN_HORIZON_H = 4
+REPLAN_LIMIT_S = 20.0
+logger = logging.getLogger(__name__)
 
 
 class PlanUnavailable(ValueError):
@@ -148,3 +158,36 @@ def make_live_plan(
     plan = make_plan(ordered, trucks, route_solver, time_limit_s=time_limit_s)
     stored = plan_store.save_plan(session, plan, now, horizon_end, trigger, SOURCE)
     return LivePlan(stored, stale, len(trucks))
+
+
+def replan(runtime: HubRuntime, now: dt.datetime | None = None) -> LivePlan | None:
+    """Make the hour's plan when a truck is on shift: the day's first is the morning plan."""
+    now = now or utcnow()
+    with runtime.sessions.begin() as session:
+        on_shift = [t for t in store.list_trucks(session) if shift_window(t, now)[0] <= now]
+        if not on_shift:
+            return None
+        today = dt.datetime.combine(now.astimezone(SEOUL).date(), dt.time(), SEOUL)
+        latest = plan_store.active_plan(session)
+        trigger = "replan" if latest and latest.plan.created_at >= today else "morning"
+        try:
+            made = make_live_plan(
+                session, now, horizon_h=REPLAN_HORIZON_H, time_limit_s=REPLAN_LIMIT_S,
+                trigger=trigger,
+            )  # fmt: skip
+        except PlanUnavailable as exc:
+            logger.info("bikes: no plan this hour: %s", exc)
+            return None
+    logger.info(
+        "bikes: %s plan %d: %d bikes planned of %d wanted, %d trucks",
+        trigger, made.plan.id, made.plan.bikes_planned, made.plan.bikes_wanted, made.trucks,
+    )  # fmt: skip
+    return made
+
+
+def replan_job(context: Any) -> None:
+    """Replan from the live state (the runner passes the hub's runtime)."""
+    replan(context)
+
+
+PLAN_JOBS = (Job("bikes.replan", replan_job, REPLAN_EVERY_S),)
