@@ -15,6 +15,7 @@ from citysmart.services.bikes.models_plan import PLAN_TABLES
 from citysmart.services.bikes.plan_service import (
     PlanUnavailable,
     make_live_plan,
+    replan,
     shift_window,
 )
 from citysmart.services.bikes.rebalancing.planning import (
@@ -132,3 +133,15 @@ def test_a_night_shift_ends_the_next_day() -> None:
     assert end == dt.datetime(2026, 11, 26, 6, 0, tzinfo=KST)
     start, end = shift_window(night, dt.datetime(2026, 11, 26, 7, 0, tzinfo=KST))
     assert start == dt.datetime(2026, 11, 26, 22, 0, tzinfo=KST)
+
+
+def test_the_hourly_job_makes_the_morning_plan_then_replans(city: HubRuntime) -> None:
+    first = replan(city, NOW, time_limit_s=1)
+    assert first is not None
+    assert first.plan.trigger == "morning"
+    again = replan(city, NOW + dt.timedelta(minutes=1), time_limit_s=1)
+    assert again is not None
+    assert again.plan.trigger == "replan"
+    with city.sessions.begin() as session:
+        session.execute(text("DELETE FROM bike_truck WHERE id = 'T1'"))
+    assert replan(city, NOW, time_limit_s=1) is None  # T2 is not on shift yet

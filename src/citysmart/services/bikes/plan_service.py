@@ -160,7 +160,9 @@ def make_live_plan(
     return LivePlan(stored, stale, len(trucks))
 
 
-def replan(runtime: HubRuntime, now: dt.datetime | None = None) -> LivePlan | None:
+def replan(
+    runtime: HubRuntime, now: dt.datetime | None = None, time_limit_s: float = REPLAN_LIMIT_S
+) -> LivePlan | None:
     """Make the hour's plan when a truck is on shift: the day's first is the morning plan."""
     now = now or utcnow()
     with runtime.sessions.begin() as session:
@@ -172,7 +174,7 @@ def replan(runtime: HubRuntime, now: dt.datetime | None = None) -> LivePlan | No
         trigger = "replan" if latest and latest.plan.created_at >= today else "morning"
         try:
             made = make_live_plan(
-                session, now, horizon_h=REPLAN_HORIZON_H, time_limit_s=REPLAN_LIMIT_S,
+                session, now, horizon_h=REPLAN_HORIZON_H, time_limit_s=time_limit_s,
                 trigger=trigger,
             )  # fmt: skip
         except PlanUnavailable as exc:
