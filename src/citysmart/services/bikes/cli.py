@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from citysmart.core.paths import data_dir
+from citysmart.services.bikes.scooter_cli import scooters_command
 from citysmart.services.bikes.trip_import import import_trips_command
 
 
@@ -135,3 +136,4 @@ def evaluate(
 
 
 bikes.add_command(import_trips_command)
+bikes.add_command(scooters_command)
