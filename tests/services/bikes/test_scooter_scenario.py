@@ -20,6 +20,7 @@ from citysmart.services.bikes.scooter_scenario import (
     run_scenario,
 )
 from citysmart.services.bikes.stations import write_station_status
+from citysmart.services.bikes.store import dockless_vehicles
 from tests.services.bikes.factories import add_stations
 
 KST = dt.timezone(dt.timedelta(hours=9))
@@ -108,6 +109,18 @@ def test_the_command_prints_the_report_and_writes_the_map(
     assert [f["scooters"] for f in body["fleets"]] == [0, 40]
     assert body["weighted_by"] == "area"
     assert svg.read_text(encoding="utf-8").startswith("<svg")
+    assert body["published"] == 0
+    # Published, the largest fleet appears in GBFS vehicle_status (twice: replaced, not added).
+    for _ in range(2):
+        published = subprocess.run(
+            [sys.executable, "-m", "citysmart", *args[:-1], "--publish"],
+            capture_output=True, text=True, env=env, timeout=120,
+        )  # fmt: skip
+        assert published.returncode == 0, published.stderr
+        assert "40 simulated scooters published" in published.stdout
+    with bikes_runtime.sessions() as session:
+        scooters = dockless_vehicles(session)
+    assert len(scooters) == 40
     people = tmp_path / "people.csv"
     people.write_text("code,population\n2901011,1\n", encoding="utf-8")
     refused = subprocess.run(

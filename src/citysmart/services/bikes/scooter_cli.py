@@ -8,9 +8,11 @@ from pathlib import Path
 
 import click
 
+from citysmart.core.time import utcnow
 from citysmart.services.bikes.scooter_scenario import (
     SEOUL,
     ScenarioError,
+    publish_fleet,
     read_population,
     report_lines,
     run_scenario,
@@ -31,12 +33,17 @@ from citysmart.services.bikes.scooter_scenario import (
     "--map", "map_path", type=click.Path(dir_okay=False, path_type=Path),
     default=Path("scooter-scenario.svg"), show_default=True, help="Where to write the map.",
 )  # fmt: skip
+@click.option(
+    "--publish", is_flag=True,
+    help="Put the largest fleet's simulated scooters in GBFS vehicle_status (pilot or demo).",
+)  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def scooters_command(
     counts: tuple[int, ...],
     day: dt.datetime | None,
     population: Path | None,
     map_path: Path,
+    publish: bool,
     as_json: bool,
 ) -> None:
     """Estimate what shared dockless e-scooters would add: lost trips served, coverage."""
@@ -48,8 +55,9 @@ def scooters_command(
     try:
         runtime.migrate()
         people = read_population(population) if population else None
-        with runtime.sessions() as session:
+        with runtime.sessions.begin() as session:
             report = run_scenario(session, sorted(set(counts)), when, people)
+            published = publish_fleet(session, report.lost[-1], utcnow()) if publish else 0
     except (ScenarioError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
@@ -59,6 +67,7 @@ def scooters_command(
         click.echo(json.dumps({
             "day": when.isoformat(), "stations": report.stations, "riders": report.trips,
             "weighted_by": report.coverage[0].weighted_by, "map": str(map_path),
+            "published": published,
             "fleets": [
                 {"scooters": lost.scooters, "lost_pickups": lost.lost_pickups,
                  "served": lost.served, "far_share": cov.far_share,
@@ -71,3 +80,5 @@ def scooters_command(
     for line in report_lines(report):
         click.echo(line)
     click.echo(f"\nMap: {map_path}")
+    if publish:
+        click.echo(f"{published} simulated scooters published in GBFS vehicle_status")

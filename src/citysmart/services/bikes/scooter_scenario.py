@@ -22,6 +22,8 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from citysmart.core.admin_areas import load_admin_areas
+from citysmart.services.bikes import store
+from citysmart.services.bikes.gbfs import SCOOTER_TYPE
 from citysmart.services.bikes.scooter_map import scenario_svg
 from citysmart.services.bikes.scooters import (
     CoverageOutcome,
@@ -132,6 +134,27 @@ def run_scenario(
     title = f"{max(fleet_sizes)} e-scooters in Sejong / 세종 공유 킥보드 {max(fleet_sizes)}대"
     svg = scenario_svg(areas, stations, cells, covered[-1], title)
     return ScenarioReport(day, len(stations), len(trips), lost, covered, svg)
+
+
+SCENARIO_PREFIX = "scenario-escooter-"
+
+
+def publish_fleet(session: Session, outcome: LostTripOutcome, at: dt.datetime) -> int:
+    """Replace the scenario's scooters in the fleet with these (GBFS vehicle_status shows them).
+
+    The positions are simulated: publish them for a pilot or a demo, never as a live fleet.
+    """
+    old = [
+        v.id for v in store.list_vehicles(session, SCOOTER_TYPE) if v.id.startswith(SCENARIO_PREFIX)
+    ]
+    store.remove_vehicles(session, old)
+    for n, ((lon, lat), charge) in enumerate(
+        zip(outcome.final_positions, outcome.final_charge, strict=True), start=1
+    ):
+        vehicle_id = f"{SCENARIO_PREFIX}{n:04d}"
+        store.add_vehicle(session, vehicle_id, SCOOTER_TYPE)
+        store.report_vehicle(session, vehicle_id, lon, lat, at, fuel_percent=round(charge, 2))
+    return len(outcome.final_positions)
 
 
 def report_lines(report: ScenarioReport) -> list[str]:

@@ -51,6 +51,8 @@ class LostTripOutcome:
     served: int
     rides_per_scooter: float
     scooters_run_flat: int
+    final_positions: tuple[tuple[float, float], ...] = ()  # lon, lat at the day's end
+    final_charge: tuple[float, ...] = ()  # share of the battery's range left, 0..1
 
     @property
     def served_share(self) -> float:
@@ -97,6 +99,10 @@ def serve_lost_trips(
         served=served,
         rides_per_scooter=served / scooters if scooters else 0.0,
         scooters_run_flat=int(np.sum(range_left < 2_000.0)),
+        final_positions=tuple(
+            (float(x / M_PER_DEG_LON), float(y / M_PER_DEG_LAT)) for x, y in where
+        ),
+        final_charge=tuple(float(r / SCOOTER_RANGE_M) for r in range_left),
     )
 
 
