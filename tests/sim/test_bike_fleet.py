@@ -54,3 +54,16 @@ def test_four_weeks_of_trips_are_delivered_once_as_a_csv_export(tmp_path: Path) 
         assert {row["start_station"], row["end_station"]} <= codes
     assert drop_trip_history(sites, tmp_path) is None  # delivered once, not at each start
     assert not list(path.parent.glob("*.partial"))
+
+
+def test_quiet_stations_still_report_every_few_minutes(runtime: HubRuntime) -> None:
+    night = RUSH.replace(hour=3)
+    sites = seed_bike_stations(runtime, at=night - dt.timedelta(minutes=1))
+    riders = BikeRiders(runtime, sites, tick_s=30.0)
+    riders.last_report[:] = (night - dt.timedelta(minutes=1)).timestamp()
+    assert riders.step(night) < 20  # 03:00: a few riders at most
+    assert riders.step(night + dt.timedelta(minutes=5)) == STATIONS  # the heartbeat
+    with runtime.sessions.begin() as session:
+        stored = read_stations(session)
+    beat = night + dt.timedelta(minutes=5)
+    assert all(s.last_reported == beat for s in stored)

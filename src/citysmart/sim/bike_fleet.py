@@ -34,6 +34,7 @@ SITE_SOURCE = "demo layout drawn inside Sejong's KOSTAT boundaries (not Eoulling
 STATION_TYPE = "BikeHireDockingStation"
 # Where the bikes service picks up trip CSV files (see its trip_inbox module).
 TRIP_INBOX = Path("bikes") / "trip-inbox"
+HEARTBEAT_S = 300.0
 
 
 def entity_id_of(code: str) -> str:
@@ -148,6 +149,7 @@ class BikeRiders:
         self.bikes = np.array([s.bikes for s in sites])
         self.capacity = np.array([s.capacity for s in sites])
         self.riding: list[tuple[dt.datetime, int]] = []
+        self.last_report = np.full(len(sites), dt.datetime.now(dt.UTC).timestamp())
         self.rng = np.random.default_rng(2225)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -176,11 +178,14 @@ class BikeRiders:
                 minutes = float(self.rng.uniform(8, 25))
                 dest = int(self.rng.choice(len(self.sites), p=weights))
                 self.riding.append((now + dt.timedelta(minutes=minutes), dest))
-        changed = np.flatnonzero(self.bikes != before)
-        for index in changed:
-            held = int(self.bikes[index])
-            report(self.runtime, self.sites[index], held, now)
-        return len(changed)
+        # A controller reports on every change and, like real ones, every few minutes anyway
+        # (a heartbeat), so a quiet station is not taken for a silent one.
+        due = (self.bikes != before) | (self.last_report <= now.timestamp() - HEARTBEAT_S)
+        reporting = np.flatnonzero(due)
+        for index in reporting:
+            report(self.runtime, self.sites[index], int(self.bikes[index]), now)
+        self.last_report[reporting] = now.timestamp()
+        return len(reporting)
 
     def start(self) -> None:
         """Run the riders in a background thread until ``stop``."""
