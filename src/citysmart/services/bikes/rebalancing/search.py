@@ -5,14 +5,23 @@ Christiaens & Vanden Berghe, Transportation Science 2020): remove a few
 strings of consecutive stations near a random seed station, re-insert them
 greedily with "blinks" (a good position is skipped now and then), and accept
 the new solution by simulated annealing with a temperature that falls with
-elapsed time.
+elapsed time. Some recreates put each removed string back whole (a pickup
+stays next to the delivery it feeds).
+
+Tight capacities (Q = 10 with demands up to 10) leave few feasible positions,
+so the search may overload a route by a few bikes at a penalty per bike; the
+penalty adapts so that about FEASIBLE_TARGET of the iterations hold a
+feasible solution, and only feasible solutions are kept as the best.
 
 Load feasibility is checked in O(1) per insertion slot: a route is feasible
 iff max(prefix sums) - min(prefix sums, 0 included) <= Q, so inserting a
 station of demand d after the k-th station is feasible iff
 ``lo[k] <= d <= hi[k]`` with ``lo = pmax[k] - smin[k] - Q`` and
 ``hi = Q + pmin[k] - smax[k]`` (p: prefix max/min over P[0..k], s: suffix
-max/min over P[k..m]).
+max/min over P[k..m]); the overload of an infeasible insertion is as cheap.
+
+``solve_brp`` can run two searches in two processes: one from scratch, one
+from the solution OR-Tools (guided local search) finds in half the time.
 """
 
 from __future__ import annotations
@@ -50,6 +59,8 @@ NEAR_ROUTES = 40  # above this many stations, insert only into routes of the nea
 LARGE = 200
 BLOCK_SHARE = 0.3  # share of recreates that insert the removed strings whole
 ORTOOLS_SHARE = 0.5  # share of the time the OR-Tools-seeded worker gives OR-Tools
+# above LARGE stations our Python search makes few steps: OR-Tools gets most of the time
+ORTOOLS_SHARE_LARGE = 0.9
 SEEDED_TEMPERATURE = 0.3  # cooler search from a good OR-Tools solution
 STARTUP_MARGIN = 0.15  # seconds kept for forking and collecting the workers
 
@@ -122,28 +133,6 @@ class _Model:
             total += row[prev][v]
             prev = v
         return total + row[prev][0]
-
-    def feasible_pieces(self, seq: list[int]) -> Routes:
-        """Cut a station sequence greedily into load-feasible routes."""
-        d = self.d
-        q = self.q
-        pieces: Routes = []
-        cur: list[int] = []
-        acc = hi = lo = 0
-        for v in seq:
-            nxt = acc + d[v]
-            if max(hi, nxt) - min(lo, nxt) > q:
-                pieces.append(cur)
-                cur = []
-                acc = hi = lo = 0
-                nxt = d[v]
-            cur.append(v)
-            acc = nxt
-            hi = max(hi, acc)
-            lo = min(lo, acc)
-        if cur:
-            pieces.append(cur)
-        return pieces
 
 
 class _Solution:
@@ -325,7 +314,6 @@ def _insert_blocks(
     for block in strings:
         first = block[0]
         last = block[-1]
-        inner = sum(row[x][y] for x, y in zip(block, block[1:], strict=False))
         sums = list(accumulate(d[v] for v in block))
         total = sums[-1]
         bmax = max(sums)
@@ -371,7 +359,6 @@ def _insert_blocks(
             seq = sol.routes[best_r]
             seq[best_k:best_k] = block
             sol.refresh(best_r)
-        del inner
 
 
 def improve(
@@ -468,17 +455,20 @@ def solve_brp(
     time_limit: float,
     workers: int = 1,
     seed: int = 0,
-    ortools_share: float = ORTOOLS_SHARE,
+    ortools_share: float | None = None,
 ) -> SearchResult:
     """Run independent searches in ``workers`` processes and return the best.
 
     With two or more workers, the first one spends ``ortools_share`` of the
-    time on OR-Tools (guided local search) and improves its solution with our
+    time (by default ORTOOLS_SHARE, ORTOOLS_SHARE_LARGE above LARGE stations)
+    on OR-Tools (guided local search) and improves its solution with our
     search; the others search from scratch. ``time_limit`` is wall-clock
     seconds for the whole call; process start-up is taken out of it.
     """
     if workers <= 1:
         return improve(instance, time_limit, seed=seed)
+    if ortools_share is None:
+        ortools_share = ORTOOLS_SHARE if instance.n - 1 <= LARGE else ORTOOLS_SHARE_LARGE
     start = time.perf_counter()
     ctx = multiprocessing.get_context("fork")  # the instance is inherited, not pickled
     out: Queue[SearchResult | None] = ctx.Queue()
