@@ -6,9 +6,12 @@ import csv
 import datetime as dt
 from pathlib import Path
 
+import pytest
+
 from citysmart.hub.runtime import HubRuntime
 from citysmart.services.bikes.stations import read_stations
 from citysmart.sim.bike_fleet import BikeRiders, drop_trip_history, seed_bike_stations
+from citysmart.sim.bike_roster import plan_horizon
 from citysmart.sim.bikes import BIKES, STATIONS, sejong_stations
 
 # 08:00 on a Wednesday in Sejong: the morning rush.
@@ -67,3 +70,14 @@ def test_quiet_stations_still_report_every_few_minutes(runtime: HubRuntime) -> N
         stored = read_stations(session)
     beat = night + dt.timedelta(minutes=5)
     assert all(s.last_reported == beat for s in stored)
+
+
+@pytest.mark.parametrize(
+    ("hour", "minute", "horizon"),
+    [(9, 0, 4), (21, 59, 4), (22, 0, 12), (23, 30, 11), (2, 0, 8), (5, 59, 5)],
+)
+def test_the_first_plan_covers_the_next_shift_after_hours(
+    hour: int, minute: int, horizon: int
+) -> None:
+    at = dt.datetime(2026, 11, 25, hour, minute, tzinfo=dt.timezone(dt.timedelta(hours=9)))
+    assert plan_horizon(at) == horizon

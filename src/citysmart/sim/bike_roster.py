@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -19,6 +20,22 @@ SEOUL = ZoneInfo("Asia/Seoul")
 DEPOT = {"depot_name": "어울링 정비소 (demo depot)", "depot_lon": 127.2905, "depot_lat": 36.4815}
 TRUCKS = 4
 TRUCK_CAPACITY = 20
+SHIFT_START, SHIFT_END = 6, 22  # o'clock, Asia/Seoul
+
+
+def plan_horizon(now: dt.datetime) -> int:
+    """Hours to plan: the next four, or after hours through four hours of the next shift.
+
+    Out of shift hours the first plan is made the evening before for the morning, as
+    operators do; a plan for hours no truck works would be empty.
+    """
+    local = now.astimezone(SEOUL)
+    if SHIFT_START <= local.hour < SHIFT_END:
+        return 4
+    start = dt.datetime.combine(local.date(), dt.time(SHIFT_START), SEOUL)
+    if local.hour >= SHIFT_END:
+        start += dt.timedelta(days=1)
+    return min(math.ceil((start - local) / dt.timedelta(hours=1)) + 4, 24)
 
 
 def set_up_crew(base_url: str, token: str, today: dt.date, plan: bool = True) -> str:
@@ -30,7 +47,8 @@ def set_up_crew(base_url: str, token: str, today: dt.date, plan: bool = True) ->
             if f"T{n}" not in known:
                 http.post("/api/v1/bikes/trucks", json={
                     "id": f"T{n}", "name": f"{n}호차 (truck {n})", "capacity": TRUCK_CAPACITY,
-                    **DEPOT, "shift_start": "06:00", "shift_end": "22:00",
+                    **DEPOT, "shift_start": f"{SHIFT_START:02d}:00",
+                    "shift_end": f"{SHIFT_END:02d}:00",
                 }).raise_for_status()  # fmt: skip
         staff = {s["id"] for s in http.get("/api/v1/bikes/staff").json().get("staff", [])}
         crew = [(f"D{n}", f"Driver {n}", "driver") for n in range(1, 9)]
@@ -49,12 +67,13 @@ def set_up_crew(base_url: str, token: str, today: dt.date, plan: bool = True) ->
             })  # fmt: skip
         if not plan:
             return "crew ready"
-        made = http.post("/api/v1/bikes/plans", json={"horizon_hours": 4, "time_limit_s": 10})
+        horizon = plan_horizon(dt.datetime.now(SEOUL))
+        made = http.post("/api/v1/bikes/plans", json={"horizon_hours": horizon, "time_limit_s": 10})
         if made.status_code != 201:
             return f"no plan yet: {made.json().get('detail', made.text)}"
         body = made.json()
         return (
             f"plan {body['id']}: {body['bikes_planned']} bikes to move of {body['bikes_wanted']} "
             f"wanted, expected lost trips {body['lost_expected_before']} -> "
-            f"{body['lost_expected_after']} over the next 4 h"
+            f"{body['lost_expected_after']} over the next {horizon} h"
         )
