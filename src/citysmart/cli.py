@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 import click
 
 from citysmart.core.config import InsecureSettingsError, Settings, get_settings
+from citysmart.portal.account_cli import residents
+from citysmart.portal.oidc.cli import oidc
 
 if TYPE_CHECKING:
     from citysmart.hub.runtime import HubRuntime
@@ -391,3 +393,7 @@ def import_csv(csv_file: Path, rejects: Path | None) -> None:
         click.echo(f"  line {line}: {reason}", err=True)
     if report.rejected and report.stored == 0 and report.duplicates == 0:
         sys.exit(1)
+
+
+main.add_command(residents)
+main.add_command(oidc)

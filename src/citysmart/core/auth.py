@@ -27,6 +27,20 @@ class Principal:
     username: str
     role: str
     via: str  # "token" or "session"
+    verified: bool = False  # residence verified: may support, vote and join trials
+    blocked: bool = False  # blocked by a moderator: may read, not post
+
+
+def principal_for(user: User, via: str) -> Principal:
+    """Return the principal of a signed-in user."""
+    return Principal(
+        user.id,
+        user.username,
+        user.role,
+        via,
+        verified=user.verified_at is not None,
+        blocked=user.blocked_at is not None,
+    )
 
 
 def get_db(request: Request) -> Iterator[Session]:
@@ -70,7 +84,7 @@ def optional_principal(request: Request, db: SessionDep) -> Principal | None:
         user = user_for_token(db, secret.strip())
         if user is None:
             raise Problem(401, "Not signed in", "the token is unknown, revoked or expired")
-        return Principal(user.id, user.username, user.role, "token")
+        return principal_for(user, "token")
     user_id = request.session.get("user_id")
     if user_id is None:
         return None
@@ -80,7 +94,7 @@ def optional_principal(request: Request, db: SessionDep) -> Principal | None:
         return None
     if request.method not in SAFE_METHODS:
         check_csrf(request, request.headers.get(CSRF_HEADER))
-    return Principal(user.id, user.username, user.role, "session")
+    return principal_for(user, "session")
 
 
 OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]

@@ -26,6 +26,12 @@ class User(Base):
     email: Mapped[str | None] = mapped_column(String(254))
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Residence verified (census match or a one-time code): may support, vote, join trials.
+    verified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    verification_method: Mapped[str | None] = mapped_column(String(16))  # "census" or "code"
+    # Blocked by a moderator: may still sign in and read, may not post or take part.
+    blocked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    locale: Mapped[str] = mapped_column(String(8), default="ko")
 
 
 class ApiToken(Base):

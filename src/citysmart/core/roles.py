@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-CITIZEN, OPERATOR, ADMIN = "citizen", "operator", "admin"
+CITIZEN, RESIDENT, MODERATOR = "citizen", "resident", "moderator"
+OPERATOR, ADMIN = "operator", "admin"
 
 # Core roles, from least to most trusted. Services add their own with ``add_role``.
+# "resident" is a citizen whose residence was verified; what only verified residents may do
+# (support, vote, sign up for trials) checks the verification itself (``Principal.verified``),
+# so a moderator or operator who was never verified does not gain it through their role.
 _INCLUDES: dict[str, set[str]] = {
     CITIZEN: set(),
-    OPERATOR: {CITIZEN},
-    ADMIN: {OPERATOR, CITIZEN},
+    RESIDENT: {CITIZEN},
+    MODERATOR: {RESIDENT, CITIZEN},
+    OPERATOR: {MODERATOR, RESIDENT, CITIZEN},
+    ADMIN: {OPERATOR, MODERATOR, RESIDENT, CITIZEN},
 }
 
 

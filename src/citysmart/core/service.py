@@ -12,6 +12,9 @@ from typing import Any
 
 import click
 from fastapi import APIRouter
+from sqlalchemy.orm import Session
+
+from citysmart.core.auth import Principal
 
 logger = logging.getLogger(__name__)
 SERVICES_PACKAGE = "citysmart.services"
@@ -36,6 +39,22 @@ class Page:
 
 
 @dataclass(frozen=True, slots=True)
+class DashboardEntry:
+    """One line on a citizen's dashboard: an item they follow, a sign-up, a request."""
+
+    section: str  # "following", "signups", "requests"...
+    title: str
+    link: str  # a local path
+    status: str = ""
+    title_ko: str | None = None
+    status_ko: str | None = None
+
+
+# A service's contribution to a signed-in user's dashboard.
+DashboardProvider = Callable[[Session, Principal], list[DashboardEntry]]
+
+
+@dataclass(frozen=True, slots=True)
 class ServiceManifest:
     """What a service brings: its name, routes, jobs, entity types, pages and roles."""
 
@@ -49,6 +68,7 @@ class ServiceManifest:
     roles: dict[str, set[str]] = field(default_factory=dict)
     description: str = ""
     commands: click.Group | None = None  # mounted as ``citysmart <name> ...``
+    dashboard: tuple[DashboardProvider, ...] = ()
 
 
 def load_service_models() -> list[str]:

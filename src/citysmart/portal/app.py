@@ -20,7 +20,8 @@ from citysmart.core.service import ServiceManifest, discover_services
 from citysmart.hub.ngsi_ld.routes import mount_ngsi_ld
 from citysmart.hub.routes import router as hub_router
 from citysmart.hub.runtime import HubRuntime
-from citysmart.portal import pages
+from citysmart.portal import account_pages, dashboard, pages
+from citysmart.portal.oidc import routes as oidc_routes
 
 logger = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
@@ -121,6 +122,9 @@ def create_app(
         if manifest.router is not None:
             app.include_router(manifest.router)
     app.include_router(pages.router)
+    app.include_router(account_pages.router)
+    app.include_router(dashboard.router)
+    app.include_router(oidc_routes.router)
     app.mount("/static", StaticFiles(directory=STATIC, check_dir=False), name="static")
 
     @app.get("/healthz", tags=["ops"])

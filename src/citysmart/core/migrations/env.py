@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import create_engine
 
 import citysmart.core.models
+import citysmart.core.notifications
 import citysmart.hub.models
 import citysmart.hub.ngsi_ld.tables  # noqa: F401  (register the tables)
 from citysmart.core.db import Base

@@ -15,7 +15,13 @@ from fastapi import APIRouter, Form, Request
 from pydantic import ValidationError
 from starlette.responses import RedirectResponse, Response
 
-from citysmart.core.auth import OptionalPrincipal, Principal, SessionDep, check_csrf
+from citysmart.core.auth import (
+    OptionalPrincipal,
+    Principal,
+    SessionDep,
+    check_csrf,
+    principal_for,
+)
 from citysmart.core.errors import Problem
 from citysmart.core.models import User
 from citysmart.core.service import Page
@@ -45,7 +51,7 @@ def _signed_in(request: Request, session: SessionDep) -> Principal | None:
     user = session.get(User, int(user_id)) if user_id is not None else None
     if user is None or not user.is_active:
         return None
-    return Principal(user.id, user.username, user.role, "session")
+    return principal_for(user, "session")
 
 
 def _page(

@@ -1,0 +1,7 @@
+"""Account pages: sign-up, profile, password reset, residence verification."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(include_in_schema=False)

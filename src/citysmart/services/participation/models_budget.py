@@ -1,0 +1,3 @@
+"""Surveys and participatory budgets."""
+
+from __future__ import annotations

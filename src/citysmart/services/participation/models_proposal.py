@@ -1,0 +1,3 @@
+"""Proposals, supports, votes and the follow-up of accepted proposals."""
+
+from __future__ import annotations

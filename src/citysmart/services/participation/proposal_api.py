@@ -1,0 +1,11 @@
+"""Processes and proposals API: supports, votes, decisions and follow-up."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from citysmart.core.service import Job, Page
+
+router = APIRouter()
+PAGES: tuple[Page, ...] = ()
+JOBS: tuple[Job, ...] = ()

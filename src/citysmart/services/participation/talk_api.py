@@ -1,0 +1,11 @@
+"""Comments, debates and moderation API."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from citysmart.core.service import Job, Page
+
+router = APIRouter()
+PAGES: tuple[Page, ...] = ()
+JOBS: tuple[Job, ...] = ()
