@@ -53,6 +53,17 @@ class Settings(BaseSettings):
     public_url: str = ""
     ngsi_ld_notify_timeout_s: float = Field(default=5.0, gt=0)
     ngsi_ld_notify_attempts: int = Field(default=5, ge=1)
+    # Email (core/mail.py): "file" writes .eml files under email_dir (default
+    # <data_dir>/mail, the demo's mailbox), "console" logs them, "smtp" sends them.
+    email_backend: Literal["console", "file", "smtp"] = "file"
+    email_dir: Path | None = None
+    email_from: str = "citysmart Sejong <no-reply@citysmart.invalid>"
+    smtp_host: str = "localhost"
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = True
+    smtp_timeout_s: float = Field(default=10.0, gt=0)
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:

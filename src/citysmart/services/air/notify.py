@@ -11,8 +11,9 @@ that the ``air.alert_deliveries`` job sends in a worker, never in a web request:
   checked again before each send (a webhook is a request the city's server makes for
   a citizen: it must not reach the city's own network).
 - Email: a plain-text message in Korean and English to the account's address, through
-  the configured backend: ``file`` writes one ``.eml`` per message under
-  ``<data dir>/air-mail/`` (the demo's), ``console`` logs it.
+  the core's email adapter (``citysmart.core.mail``): ``file`` writes one ``.eml`` per
+  message under ``<data dir>/air-mail/`` (the demo's), ``console`` logs it, ``smtp``
+  sends it.
 - A failed attempt is retried after ``retry_base_s · 2^(attempts-1)`` (at most
   ``retry_max_s``); after ``attempts`` attempts the row is ``failed`` with its last
   error, which operators list (``GET /api/v1/air/alert-deliveries``). An alert whose
@@ -39,7 +40,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -50,6 +51,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from citysmart.core.config import Settings
+from citysmart.core.mail import ConsoleEmailBackend, EmailBackend, FileEmailBackend
+from citysmart.core.mail import email_backend as core_email_backend
 from citysmart.core.service import Job
 from citysmart.core.time import parse_instant, utcnow
 from citysmart.services.air.models_alerts import AirAlertDelivery, AirFollow, AirNotification
@@ -69,7 +72,8 @@ class AlertSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="CITYSMART_AIR_ALERT_", extra="ignore")
 
-    email_backend: Literal["file", "console"] = "file"
+    # Empty: the core's CITYSMART_EMAIL_BACKEND (see citysmart.core.mail).
+    email_backend: Literal["", "file", "console", "smtp"] = ""
     email_from: str = "citysmart Sejong <air-alerts@citysmart.invalid>"
     webhook_timeout_s: float = Field(default=5.0, gt=0)
     attempts: int = Field(default=5, ge=1)
@@ -275,45 +279,15 @@ def send_webhook(
     return Outcome(False, f"HTTP {response.status_code} {reason}".strip(), response.status_code)
 
 
-class EmailBackend(Protocol):
-    """Something that sends an email message."""
-
-    def send(self, message: EmailMessage) -> None:
-        """Send the message (raise on failure)."""
-
-
-@dataclass
-class FileEmailBackend:
-    """Write each message as an ``.eml`` file in a folder (the demo's mailbox)."""
-
-    folder: Path
-
-    def send(self, message: EmailMessage) -> None:
-        """Write the message to ``<folder>/<time>-<n>.eml``; the file appears whole or not."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        stem = f"{utcnow():%Y%m%dT%H%M%S%f}-{time.monotonic_ns() % 1_000_000:06d}"
-        partial = self.folder / f".{stem}.tmp"
-        partial.write_bytes(bytes(message))
-        partial.replace(self.folder / f"{stem}.eml")
-
-
-@dataclass
-class ConsoleEmailBackend:
-    """Log each message (development without a mailbox)."""
-
-    sent: list[EmailMessage] = field(default_factory=list)
-
-    def send(self, message: EmailMessage) -> None:
-        """Log the message's headers and text."""
-        self.sent.append(message)
-        logger.info("air alert email:\n%s", message.as_string())
-
-
 def email_backend(settings: Settings, config: AlertSettings) -> EmailBackend:
-    """Return the configured email backend."""
-    if config.email_backend == "console":
-        return ConsoleEmailBackend()
-    return FileEmailBackend(Path(settings.data_dir) / "air-mail")
+    """Return the email backend: the core's (``CITYSMART_EMAIL_*``) unless air overrides it.
+
+    The file backend writes into ``CITYSMART_EMAIL_DIR`` when it is set, else into
+    ``<data dir>/air-mail/`` (the demo's air mailbox).
+    """
+    if config.email_backend:
+        settings = settings.model_copy(update={"email_backend": config.email_backend})
+    return core_email_backend(settings, settings.email_dir or Path(settings.data_dir) / "air-mail")
 
 
 # --- the delivery job ------------------------------------------------------------------
