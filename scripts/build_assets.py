@@ -18,6 +18,8 @@ VENDOR = ROOT / "src" / "citysmart" / "portal" / "static" / "vendor"
 
 # package -> (files and folders under the package, copied as they are)
 ASSETS: dict[str, tuple[str, ...]] = {
+    # axe-core is for the browser tests only (tests/e2e/axe.py injects it); no page loads it.
+    "axe-core": ("axe.min.js", "LICENSE"),
     "leaflet": ("dist/leaflet.js", "dist/leaflet.css", "dist/images", "LICENSE"),
     "swagger-ui-dist": ("swagger-ui-bundle.js", "swagger-ui.css", "LICENSE"),
 }
