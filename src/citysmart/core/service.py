@@ -31,11 +31,14 @@ class Job:
 
 @dataclass(frozen=True, slots=True)
 class Page:
-    """A page a service adds to the portal's navigation."""
+    """A page a service adds to the portal's navigation (and the home page or the console)."""
 
     path: str
     title: str
     title_ko: str | None = None
+    # The role a user needs to use the page (checked by roles.grants); None: anyone. Pages
+    # with a role are listed in the operator console and hidden from those not granted it.
+    role: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
