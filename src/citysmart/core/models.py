@@ -62,3 +62,52 @@ class AuditEvent(Base):
     target: Mapped[str | None] = mapped_column(String(256))
     ip: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class PasswordResetToken(Base):
+    """A single-use password reset link's token, stored only as its SHA-256 digest."""
+
+    __tablename__ = "password_reset_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    # Set when used, or when another reset of the same account made it void.
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class CensusRecord(Base):
+    """One resident of the imported census, kept only as a keyed digest of who they are."""
+
+    __tablename__ = "census_record"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # HMAC-SHA256 (key from the secret key) of the normalised name, birth date and area code.
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    imported_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The one account this record verified (a record verifies at most one).
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("app_user.id", ondelete="SET NULL"), unique=True
+    )
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class VerificationCode(Base):
+    """A one-time residence verification code an admin issued, stored as its digest."""
+
+    __tablename__ = "verification_code"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    # Issued for one account (--for USERNAME): no other account may use it.
+    for_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("app_user.id", ondelete="CASCADE"), index=True
+    )
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    used_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"))
