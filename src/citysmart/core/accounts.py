@@ -1,14 +1,14 @@
-"""Users, their roles, passwords and API tokens."""
+"""Users, their roles, passwords and API tokens; sign-up, profile, verification, blocks."""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from citysmart.core import audit, roles
+from citysmart.core import audit, profile, roles
 from citysmart.core.models import ApiToken, User
 from citysmart.core.security import digest_secret, hash_password, new_secret, verify_password
 from citysmart.core.time import utcnow
@@ -94,6 +94,125 @@ def authenticate_password(
         audit.record(session, username[:128], "auth.sign_in_failed", username[:256], ip)
         return None
     audit.record(session, username, "auth.sign_in", username, ip)
+    return user
+
+
+def email_taken(session: Session, email: str, except_user_id: int | None = None) -> bool:
+    """Whether another account already uses this email address (case-insensitive)."""
+    query = select(User.id).where(func.lower(User.email) == email.lower())
+    if except_user_id is not None:
+        query = query.where(User.id != except_user_id)
+    return session.scalars(query.limit(1)).first() is not None
+
+
+def sign_up(
+    session: Session,
+    username: str,
+    display_name: str,
+    email: str,
+    password: str,
+    locale: str = "ko",
+    ip: str | None = None,
+) -> User:
+    """Create a citizen's own account (role ``citizen``, unverified), audited."""
+    try:
+        name = profile.clean_display_name(display_name)
+        address = profile.clean_email(email)
+        language = profile.clean_locale(locale)
+    except profile.ProfileError as exc:
+        raise AccountError(str(exc)) from exc
+    if email_taken(session, address):
+        raise AccountError(
+            "an account with this email address exists; sign in or reset its password"
+        )
+    try:
+        user = create_user(
+            session, username, roles.CITIZEN, password, actor=username, display_name=name
+        )
+    except ValueError as exc:  # a too-short password from hash_password
+        raise AccountError(str(exc)) from exc
+    user.email, user.locale = address, language
+    audit.record(session, username, "user.signed_up", username, ip)
+    return user
+
+
+def update_profile(
+    session: Session,
+    username: str,
+    display_name: str,
+    email: str,
+    locale: str,
+    actor: str | None = None,
+) -> User:
+    """Change a user's display name, email address and language (audited)."""
+    user = get_user(session, username)
+    try:
+        name = profile.clean_display_name(display_name)
+        address = profile.clean_email(email)
+        language = profile.clean_locale(locale)
+    except profile.ProfileError as exc:
+        raise AccountError(str(exc)) from exc
+    if email_taken(session, address, except_user_id=user.id):
+        raise AccountError("another account uses this email address")
+    changed = [
+        field
+        for field, old, new in (
+            ("display_name", user.display_name, name),
+            ("email", user.email, address),
+            ("locale", user.locale, language),
+        )
+        if old != new
+    ]
+    user.display_name, user.email, user.locale = name, address, language
+    if changed:
+        audit.record(session, actor or username, "user.profile_changed", username, fields=changed)
+    return user
+
+
+def change_password(
+    session: Session, username: str, current: str, new: str, ip: str | None = None
+) -> None:
+    """Change one's own password, proving the current one (audited either way)."""
+    user = get_user(session, username)
+    if not verify_password(user.password_hash, current):
+        audit.record(session, username, "user.password_change_failed", username, ip)
+        raise AccountError("the current password is wrong")
+    try:
+        user.password_hash = hash_password(new)
+    except ValueError as exc:
+        raise AccountError(str(exc)) from exc
+    audit.record(session, username, "user.password_changed", username, ip)
+
+
+def mark_verified(session: Session, username: str, method: str, actor: str = "cli") -> User:
+    """Mark a user a verified resident (``census`` or ``code``); a citizen becomes a resident."""
+    if method not in ("census", "code"):
+        raise AccountError(f"unknown verification method {method!r} (census or code)")
+    user = get_user(session, username)
+    if user.verified_at is not None:
+        raise AccountError(f"{username} is already a verified resident")
+    user.verified_at, user.verification_method = utcnow(), method
+    old = user.role
+    if user.role == roles.CITIZEN:
+        user.role = roles.RESIDENT  # higher roles keep theirs: verification is its own flag
+    audit.record(session, actor, "user.verified", username, method=method, old=old, new=user.role)
+    return user
+
+
+def block_user(session: Session, username: str, actor: str, reason: str = "") -> User:
+    """Block a user: they still sign in and read, but may not post or take part (audited)."""
+    user = get_user(session, username)
+    if user.blocked_at is None:
+        user.blocked_at = utcnow()
+    audit.record(session, actor, "user.blocked", username, reason=profile.plain_text(reason, 500))
+    return user
+
+
+def unblock_user(session: Session, username: str, actor: str, reason: str = "") -> User:
+    """Lift a user's block (audited)."""
+    user = get_user(session, username)
+    user.blocked_at = None
+    audit.record(session, actor, "user.unblocked", username, reason=profile.plain_text(reason, 500))
     return user
 
 
