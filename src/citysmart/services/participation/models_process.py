@@ -37,6 +37,8 @@ class Process(Base):
     area_code: Mapped[str | None] = mapped_column(String(16))  # a dong's code; None: city-wide
     # Supports a proposal needs to go to a vote.
     support_threshold: Mapped[int] = mapped_column(Integer, default=100)
+    # Ballots (yes, no and abstain) a vote needs to count: below it the proposal is rejected.
+    quorum: Mapped[int] = mapped_column(Integer, default=0)
     published: Mapped[bool] = mapped_column(default=False)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
