@@ -67,6 +67,19 @@ def jobs_setting() -> bool | None:
     raise ValueError(f"{RUN_JOBS_ENV}={raw!r}: use 1/true/on or 0/false/off")
 
 
+def core_jobs() -> list[Job]:
+    """Return the platform's own jobs (not a service's): run with the services' jobs.
+
+    The portal is not a service and has no manifest, so its jobs are listed here; a runner
+    runs ``[*core_jobs(), *(job for manifest in services for job in manifest.jobs)]``.
+    """
+    # Imported here: the digest needs the models and mail, which this module must not load.
+    from citysmart.core.digest import DIGEST_JOB_EVERY_S, run_digest_job
+    from citysmart.core.service import Job
+
+    return [Job("core.notification_digest", run_digest_job, DIGEST_JOB_EVERY_S)]
+
+
 class JobLock(Protocol):
     """A lock shared by every runner of one job."""
 
@@ -313,4 +326,12 @@ class JobRunner:
             self._stop.wait(min(left, 1.0))
 
 
-__all__ = ["RUN_JOBS_ENV", "JobLock", "JobRunner", "JobStats", "job_lock", "jobs_setting"]
+__all__ = [
+    "RUN_JOBS_ENV",
+    "JobLock",
+    "JobRunner",
+    "JobStats",
+    "core_jobs",
+    "job_lock",
+    "jobs_setting",
+]

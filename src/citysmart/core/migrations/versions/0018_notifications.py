@@ -1,4 +1,4 @@
-"""In-portal notifications (``citysmart.core.notifications.Notification``).
+"""In-portal notifications and digest preferences (``citysmart.core.notifications``).
 
 Downgrading drops them.
 
@@ -38,8 +38,20 @@ def upgrade() -> None:
         sa.Column("emailed_at", UTCDateTime, nullable=True),
     )
     op.create_index("ix_user_notification_user_read", "user_notification", ["user_id", "read_at"])
+    op.create_table(
+        "notification_preference",
+        sa.Column(
+            "user_id",
+            sa.Integer,
+            sa.ForeignKey("app_user.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
+        sa.Column("digest", sa.String(8), nullable=False),
+        sa.Column("digest_sent_at", UTCDateTime, nullable=True),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("notification_preference")
     op.drop_index("ix_user_notification_user_read", table_name="user_notification")
     op.drop_table("user_notification")
