@@ -9,6 +9,7 @@ import citysmart.core.models
 import citysmart.core.notifications
 import citysmart.hub.models
 import citysmart.hub.ngsi_ld.tables  # noqa: F401  (register the tables)
+import citysmart.portal.oidc.models  # noqa: F401  (register the tables)
 from citysmart.core.db import Base
 from citysmart.core.service import load_service_models
 
