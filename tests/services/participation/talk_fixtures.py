@@ -112,7 +112,12 @@ def comment(
     """Comment on a debate through the API and return the comment's id."""
     answer = client.post(
         "/api/v1/participation/comments",
-        json={"target_type": "debate", "target_id": debate_id, "body": body, "parent_id": parent_id},
+        json={
+            "target_type": "debate",
+            "target_id": debate_id,
+            "body": body,
+            "parent_id": parent_id,
+        },
         headers=headers,
     )
     assert answer.status_code == 201, answer.text
