@@ -28,9 +28,7 @@ def participation_tables() -> list[str]:
     """Every participation table, children first."""
     load_service_models()
     return [
-        t.name
-        for t in reversed(Base.metadata.sorted_tables)
-        if t.name.startswith("participation_")
+        t.name for t in reversed(Base.metadata.sorted_tables) if t.name.startswith("participation_")
     ]
 
 
