@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from email.message import EmailMessage
 
+import pytest
+from click.testing import CliRunner
 from sqlalchemy import select
 
 from citysmart.core.config import Settings
@@ -13,6 +15,7 @@ from citysmart.core.jobs import core_jobs
 from citysmart.core.mail import ConsoleEmailBackend
 from citysmart.core.notifications import Notification, set_digest_preference
 from citysmart.hub.runtime import HubRuntime
+from citysmart.portal.notification_cli import notifications
 from tests.portal.notification_fixtures import add_notes, add_user
 
 NOON = dt.datetime(2026, 11, 25, 3, 0, tzinfo=dt.UTC)
@@ -114,4 +117,16 @@ def test_the_digest_is_a_core_job_writing_to_the_mailbox(
     (job,) = core_jobs()
     assert job.name == "core.notification_digest"
     job.run(runtime)  # the file backend: the settings' data dir's mail folder
+    assert len(list((settings.data_dir / "mail").glob("*.eml"))) == 1
+
+
+def test_send_digest_command(
+    runtime: HubRuntime, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mina = add_user(runtime, "mina", email="mina@example.org")
+    add_notes(runtime, mina, 1)
+    monkeypatch.setattr("citysmart.core.config.get_settings", lambda: settings)
+    result = CliRunner().invoke(notifications, ["send-digest"])
+    assert result.exit_code == 0, result.output
+    assert result.output == "digests sent: 1\n"
     assert len(list((settings.data_dir / "mail").glob("*.eml"))) == 1
