@@ -9,6 +9,8 @@ Create Date: 2026-11-25
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -125,7 +127,7 @@ def upgrade() -> None:
         sa.Column("updated_at", UTCDateTime, nullable=False),
     )
     for table in ("participation_sandbox_event", "participation_sandbox_entry"):
-        columns: list[sa.Column[object]] = [
+        columns: list[sa.Column[Any]] = [
             sa.Column("id", sa.Integer, primary_key=True),
             sa.Column(
                 "project_id",
