@@ -71,3 +71,16 @@ def process(runtime: HubRuntime, slug: str = "budget-2027") -> int:
 def later(days: float = 7) -> str:
     """Return an ISO instant ``days`` from now."""
     return (utcnow() + dt.timedelta(days=days)).isoformat()
+
+
+def csrf_of(client: TestClient, path: str = "/signin") -> str:
+    """Return the CSRF token a page's forms carry."""
+    return client.get(path).text.split('name="csrf" value="')[1].split('"')[0]
+
+
+def sign_in(client: TestClient, username: str) -> str:
+    """Sign in through the portal's form; return the new session's CSRF token."""
+    form = {"username": username, "password": PASSWORD, "csrf": csrf_of(client), "next": "/"}
+    answer = client.post("/signin", data=form, follow_redirects=False)
+    assert answer.status_code == 303, answer.text
+    return csrf_of(client, "/")
