@@ -39,7 +39,7 @@ from citysmart.services.bikes.rebalancing.instance import (
     parse_parada_slr,
 )
 from citysmart.services.bikes.rebalancing.ortools_routing import solve_ortools
-from citysmart.services.bikes.rebalancing.search import solve_brp
+from citysmart.services.bikes.rebalancing.portfolio import solve_brp
 from citysmart.services.bikes.rebalancing.validate import check_solution
 
 
@@ -66,6 +66,7 @@ def _run_one(instance: BrpInstance, args: argparse.Namespace) -> dict[str, Any]:
         "ours": round(verdict.cost, 3),
         "ours_routes": len(ours.routes),
         "ours_iterations": ours.iterations,
+        "ours_proven_optimal": ours.optimal,
         "ours_time_s": round(ours_time, 2),
     }
     if not args.no_ortools:

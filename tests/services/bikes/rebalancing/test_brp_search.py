@@ -8,7 +8,8 @@ import pytest
 from citysmart.core.paths import data_dir
 from citysmart.services.bikes.rebalancing.instance import BrpInstance, parse_dellamico
 from citysmart.services.bikes.rebalancing.ortools_routing import solve_ortools
-from citysmart.services.bikes.rebalancing.search import improve, solve_brp
+from citysmart.services.bikes.rebalancing.portfolio import solve_brp
+from citysmart.services.bikes.rebalancing.search import improve
 from citysmart.services.bikes.rebalancing.validate import check_solution
 
 ROOT = data_dir() / "brp" / "dellamico2014"

@@ -20,28 +20,25 @@ station of demand d after the k-th station is feasible iff
 ``hi = Q + pmin[k] - smax[k]`` (p: prefix max/min over P[0..k], s: suffix
 max/min over P[k..m]); the overload of an infeasible insertion is as cheap.
 
-``solve_brp`` can run two searches in two processes: one from scratch, one
-from the solution OR-Tools (guided local search) finds in half the time.
+``portfolio.solve_brp`` runs this search beside OR-Tools or an exact model.
 """
 
 from __future__ import annotations
 
 import math
-import multiprocessing
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import accumulate
-from multiprocessing.queues import Queue
 
 import numpy as np
 
 from citysmart.services.bikes.rebalancing.instance import BrpInstance
-from citysmart.services.bikes.rebalancing.ortools_routing import solve_ortools
 
 Routes = list[list[int]]
 _Slots = tuple[
-    list[int], list[int], list[float], list[int], list[int], list[int], tuple[list[int], ...]
+    list[int], list[int], list[float], list[int], list[int], list[int], list[int], list[int]
 ]
 
 # Parameters of the search; set once on the benchmark family, not per instance.
@@ -58,20 +55,20 @@ FEASIBLE_TARGET = 0.8  # wished share of iterations with a feasible current solu
 NEAR_ROUTES = 40  # above this many stations, insert only into routes of the nearest ones
 LARGE = 200
 BLOCK_SHARE = 0.3  # share of recreates that insert the removed strings whole
-ORTOOLS_SHARE = 0.5  # share of the time the OR-Tools-seeded worker gives OR-Tools
-# above LARGE stations our Python search makes few steps: OR-Tools gets most of the time
-ORTOOLS_SHARE_LARGE = 0.9
-SEEDED_TEMPERATURE = 0.3  # cooler search from a good OR-Tools solution
-STARTUP_MARGIN = 0.15  # seconds kept for forking and collecting the workers
+STOP_PERIOD = 50  # iterations between two questions to the stop callback
 
 
 @dataclass
 class SearchResult:
-    """Best routes found, their cost and how many ruin-and-recreate steps ran."""
+    """Best routes found, their cost, the ruin-and-recreate steps run, and a proof flag.
+
+    ``optimal`` is True only when an exact solver proved the routes optimal.
+    """
 
     routes: Routes
     cost: float
     iterations: int
+    optimal: bool = False
 
 
 class _Model:
@@ -93,13 +90,14 @@ class _Model:
     def slots(self, seq: list[int]) -> tuple[_Slots, float, int]:
         """Return a route's insertion slots, its cost and its overload.
 
-        A slot is an arc (a, b) with its cost, the demand window [lo, hi] that
-        keeps the route within Q, and the overload already present in its
-        prefix or suffix.
+        A slot k is the arc (a[k], b[k]) with its cost; the running load
+        profile (prefix sums and their prefix/suffix extremes) gives, at the
+        slot, the demand window [lo, hi] that keeps the route within Q and the
+        overload already present in its prefix or suffix. The windows are
+        computed by the callers for the few slots that are cheap enough to
+        matter: only C-level accumulations run here, once per route change.
         """
-        q = self.q
-        d = self.d
-        prefix = list(accumulate([d[v] for v in seq], initial=0))
+        prefix = list(accumulate(map(self.d.__getitem__, seq), initial=0))
         pmax = list(accumulate(prefix, max))
         pmin = list(accumulate(prefix, min))
         smax = list(accumulate(reversed(prefix), max))
@@ -110,19 +108,8 @@ class _Model:
         b = [*seq, 0]
         row = self.row
         base = [row[x][y] for x, y in zip(a, b, strict=True)]
-        lo = [x - y - q for x, y in zip(pmax, smin, strict=True)]
-        hi = [q + x - y for x, y in zip(pmin, smax, strict=True)]
-        excess = pmax[-1] - pmin[-1] - q
-        if excess > 0:
-            e0 = [
-                max(0, w - x - q, y - z - q)
-                for w, x, y, z in zip(pmax, pmin, smax, smin, strict=True)
-            ]
-        else:
-            excess = 0
-            e0 = [0] * len(a)
-        profile = (prefix, pmax, pmin, smax, smin)
-        return (a, b, base, lo, hi, e0, profile), sum(base), excess
+        excess = max(0, pmax[-1] - pmin[-1] - self.q)
+        return (a, b, base, prefix, pmax, pmin, smax, smin), sum(base), excess
 
     def route_cost(self, seq: list[int]) -> float:
         """Return the cost of one route."""
@@ -240,6 +227,7 @@ def _insert_all(sol: _Solution, removed: list[int], rng: random.Random, lam: flo
     """
     model = sol.model
     d = model.d
+    q = model.q
     row = model.row
     col = model.col
     mode = rng.random()
@@ -265,19 +253,23 @@ def _insert_all(sol: _Solution, removed: list[int], rng: random.Random, lam: flo
         else:
             order = list(range(len(sol.routes)))
         for r in order:
-            a, b, base, lo, hi, e0, _ = sol.slots[r]
+            a, b, base, _, pmax, pmin, smax, smin = sol.slots[r]
             er = sol.excesses[r]
             bound = best + lam * er
             for k in range(len(a)):
                 delta = cin[a[k]] + cout[b[k]] - base[k]
                 if delta >= bound:
                     continue
-                ex = e0[k]
-                if dv < lo[k]:
-                    if lo[k] - dv > ex:
-                        ex = lo[k] - dv
-                elif dv - hi[k] > ex:  # also covers dv > hi[k]
-                    ex = dv - hi[k]
+                # the overload already in the prefix or the suffix
+                ex = max(0, pmax[k] - pmin[k] - q, smax[k] - smin[k] - q) if er else 0
+                lo = pmax[k] - smin[k] - q
+                if dv < lo:
+                    if lo - dv > ex:
+                        ex = lo - dv
+                else:
+                    hi = q + pmin[k] - smax[k]
+                    if dv - hi > ex:  # also covers dv > hi
+                        ex = dv - hi
                 if ex != er:
                     delta += lam * (ex - er)
                 if delta < best and rand() >= BLINK:
@@ -324,8 +316,7 @@ def _insert_blocks(
         best_r = -1
         best_k = 0
         for r in range(len(sol.routes)):
-            a, b, base, _, _, _, profile = sol.slots[r]
-            prefix, pmax, pmin, smax, smin = profile
+            a, b, base, prefix, pmax, pmin, smax, smin = sol.slots[r]
             er = sol.excesses[r]
             bound = best + lam * er
             for k in range(len(a)):
@@ -367,8 +358,13 @@ def improve(
     seed: int = 0,
     initial: Routes | None = None,
     temperature_scale: float = 1.0,
+    stop: Callable[[], bool] | None = None,
 ) -> SearchResult:
-    """Search for cheap feasible routes within time_limit seconds."""
+    """Search for cheap feasible routes within time_limit seconds, or until stop() says so.
+
+    ``stop`` is asked every STOP_PERIOD iterations (another process may have
+    proved a solution optimal).
+    """
     start = time.perf_counter()
     rng = random.Random(seed)
     model = _Model(instance)
@@ -414,83 +410,10 @@ def improve(
             else:
                 lam = max(lam / LAMBDA_STEP, LAMBDA_MIN * mean_arc)
             feasible_seen = 0
+        if stop is not None and iterations % STOP_PERIOD == 0 and stop():
+            break
         elapsed = time.perf_counter() - start
     routes = [r[:] for r in best.routes if r]
     return SearchResult(
         routes=routes, cost=sum(model.route_cost(r) for r in routes), iterations=iterations
-    )
-
-
-def _run(instance: BrpInstance, time_limit: float, seed: int, ortools_share: float) -> SearchResult:
-    """Search from scratch, or from an OR-Tools solution found in a share of the time."""
-    if ortools_share <= 0.0:
-        return improve(instance, time_limit, seed=seed)
-    start = time.perf_counter()
-    try:
-        first = solve_ortools(instance, ortools_share * time_limit)
-    except RuntimeError:  # no first solution in time (very large instances)
-        return improve(instance, time_limit - (time.perf_counter() - start), seed=seed)
-    rest = time_limit - (time.perf_counter() - start)
-    return improve(
-        instance, rest, seed=seed, initial=first.routes, temperature_scale=SEEDED_TEMPERATURE
-    )
-
-
-def _worker(
-    instance: BrpInstance,
-    time_limit: float,
-    seed: int,
-    share: float,
-    out: Queue[SearchResult | None],
-) -> None:
-    try:
-        out.put(_run(instance, time_limit, seed, share))
-    except Exception:  # the caller still has its own search; never leave it waiting
-        out.put(None)
-        raise
-
-
-def solve_brp(
-    instance: BrpInstance,
-    time_limit: float,
-    workers: int = 1,
-    seed: int = 0,
-    ortools_share: float | None = None,
-) -> SearchResult:
-    """Run independent searches in ``workers`` processes and return the best.
-
-    With two or more workers, the first one spends ``ortools_share`` of the
-    time (by default ORTOOLS_SHARE, ORTOOLS_SHARE_LARGE above LARGE stations)
-    on OR-Tools (guided local search) and improves its solution with our
-    search; the others search from scratch. ``time_limit`` is wall-clock
-    seconds for the whole call; process start-up is taken out of it.
-    """
-    if workers <= 1:
-        return improve(instance, time_limit, seed=seed)
-    if ortools_share is None:
-        ortools_share = ORTOOLS_SHARE if instance.n - 1 <= LARGE else ORTOOLS_SHARE_LARGE
-    start = time.perf_counter()
-    ctx = multiprocessing.get_context("fork")  # the instance is inherited, not pickled
-    out: Queue[SearchResult | None] = ctx.Queue()
-    budget = max(0.1, time_limit - STARTUP_MARGIN)
-    procs = [
-        ctx.Process(
-            target=_worker,
-            args=(instance, budget, seed + w + 1, ortools_share if w == 0 else 0.0, out),
-            daemon=True,
-        )
-        for w in range(workers - 1)
-    ]
-    for p in procs:
-        p.start()
-    results = [improve(instance, budget - (time.perf_counter() - start), seed=seed)]
-    for _ in procs:
-        got = out.get()
-        if got is not None:
-            results.append(got)
-    for p in procs:
-        p.join()
-    best = min(results, key=lambda r: r.cost)
-    return SearchResult(
-        routes=best.routes, cost=best.cost, iterations=sum(r.iterations for r in results)
     )
