@@ -69,4 +69,6 @@ def sign_in(client: TestClient, username: str) -> str:
         follow_redirects=False,
     )
     assert answer.status_code == 303, answer.text
-    return token
+    # Signing in starts a new session with its own token (the sign-out form carries it).
+    home = client.get("/")
+    return home.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
