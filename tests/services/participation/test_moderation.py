@@ -120,10 +120,15 @@ def test_moderators_hide_restore_and_block(
     with talk_runtime.sessions() as session:
         blocked = session.scalars(select(User).where(User.username == "author")).one()
         assert blocked.blocked_at is not None
+    assert talk_client.post(f"{API}/moderation/unblock", json=block, headers=mod).status_code == 200
+    again = {"target_type": "debate", "target_id": debate, "body": "sorry"}
+    assert talk_client.post(f"{API}/comments", json=again, headers=author).status_code == 201
+    with talk_runtime.sessions() as session:
         done = [a.action for a in session.scalars(select(ModerationAction).order_by("id"))]
-        assert done == ["hide", "restore", "block"]
+        assert done == ["hide", "restore", "block", "unblock"]
         audited = {e.action for e in session.scalars(select(AuditEvent))}
         assert {"participation.hide", "participation.restore", "participation.block"} <= audited
+        assert {"user.blocked", "user.unblocked"} <= audited
 
 
 def test_citizens_cannot_moderate(talk_client: TestClient, talk_runtime: HubRuntime) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Callable
 from typing import Any
 
 from pydantic import Field
@@ -256,15 +255,20 @@ def block(session: Session, moderator: Principal, username: str, reason: str = "
         raise Problem(404, "Not found", f"no user {username!r}")
     if user.id == moderator.user_id:
         raise Problem(409, "Cannot block yourself", "a moderator cannot block their own account")
-    # helper A's core function, once it exists; until then the same effect here.
-    core_block: Callable[..., object] | None = getattr(accounts, "block_user", None)
-    if core_block is not None:  # the core's own, with its audit entry
-        core_block(session, username, moderator.username, reason)
-    else:
-        if user.blocked_at is None:
-            user.blocked_at = utcnow()
-        audit.record(session, moderator.username, "user.blocked", username, reason=reason or None)
+    accounts.block_user(session, username, moderator.username, reason)
     _act(session, moderator, "block", "user", user.id, reason, username=username)
+    session.flush()
+    return user
+
+
+def unblock(session: Session, moderator: Principal, username: str, reason: str = "") -> User:
+    """Lift a user's block (audited)."""
+    reason = _note(reason)
+    user = session.scalars(select(User).where(User.username == username)).first()
+    if user is None:
+        raise Problem(404, "Not found", f"no user {username!r}")
+    accounts.unblock_user(session, username, moderator.username, reason)
+    _act(session, moderator, "unblock", "user", user.id, reason, username=username)
     session.flush()
     return user
 

@@ -289,3 +289,10 @@ def block_user(session: SessionDep, principal: ModeratorDep, block_in: BlockIn) 
         raise Problem(422, "Invalid block", "say which user to block")
     user = moderation.block(session, principal, block_in.username.strip(), block_in.reason)
     return {"username": user.username, "blocked": True}
+
+
+@router.post("/moderation/unblock")
+def unblock_user(session: SessionDep, principal: ModeratorDep, block_in: BlockIn) -> dict[str, Any]:
+    """Lift a user's block (moderators; audited)."""
+    user = moderation.unblock(session, principal, block_in.username.strip(), block_in.reason)
+    return {"username": user.username, "blocked": False}

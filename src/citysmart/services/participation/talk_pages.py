@@ -304,15 +304,7 @@ def read_debate_page(
         and talk_store.is_operator(principal)
         and debate.status == "open",
         may_report=principal is not None and not principal.blocked and not hidden,
-        reasons=thread_view_reasons(),
     )
-
-
-def thread_view_reasons() -> list[tuple[str, str, str]]:
-    """Return the report reasons with their English and Korean labels."""
-    from citysmart.services.participation.talk_views import REASON_LABELS
-
-    return [(key, *labels) for key, labels in REASON_LABELS.items()]
 
 
 @router.post(DEBATES_PAGE.path + "/{debate_id}/close")
@@ -421,4 +413,18 @@ def block_from_form(
     """Block a user from posting."""
     return _moderate(
         request, session, csrf, lambda p: moderation.block(session, p, username.strip(), reason)
+    )
+
+
+@router.post(MODERATION_PAGE.path + "/unblock")
+def unblock_from_form(
+    request: Request,
+    session: SessionDep,
+    username: Text,
+    reason: Text = "",
+    csrf: Csrf = None,
+) -> Response:
+    """Lift a user's block."""
+    return _moderate(
+        request, session, csrf, lambda p: moderation.unblock(session, p, username.strip(), reason)
     )
