@@ -82,9 +82,15 @@ def _state(session: Session, target_type: str, target_id: int) -> ModerationStat
 
 def _set_hidden(session: Session, state: ModerationState, when: dt.datetime | None) -> None:
     state.hidden_at = when
-    item = session.get(get_target(state.target_type).model(), state.target_id)
-    if item is not None and hasattr(item, "hidden_at"):
+    target = get_target(state.target_type)
+    item = session.get(target.model(), state.target_id)
+    if item is None:
+        return
+    if hasattr(item, "hidden_at"):
         item.hidden_at = when
+    if target.on_visibility_change is not None:
+        session.flush()
+        target.on_visibility_change(session, item)
 
 
 def _act(

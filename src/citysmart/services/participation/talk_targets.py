@@ -10,6 +10,7 @@ module (and the parts need not import each other).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +31,8 @@ class Target:
     commentable: bool = True
     # Statuses (the model's ``status``) in which no new comments are taken.
     closed_statuses: tuple[str, ...] = ()
+    # Called with the item after moderation hid or restored it (to update its open data).
+    on_visibility_change: Callable[[Session, Any], None] | None = None
 
     def model(self) -> type[Any]:
         """Return the mapped class of the target's table."""
@@ -86,6 +89,15 @@ def get_target(target_type: str) -> Target:
     return target
 
 
+def _republish_proposal(session: Session, proposal: Any) -> None:
+    """Write or remove a proposal's open-data entity after it was hidden or restored."""
+    from citysmart.services.participation.proposal_opendata import publish_proposal
+
+    process = session.get(_process_model(), proposal.process_id)
+    if process is not None:
+        publish_proposal(session, proposal, process)
+
+
 register(
     Target(
         "proposal",
@@ -93,6 +105,7 @@ register(
         "/participation/proposals/{id}",
         "proposal",
         "제안",
+        on_visibility_change=_republish_proposal,
     )
 )
 register(
