@@ -16,9 +16,11 @@ import datetime as dt
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
@@ -30,7 +32,7 @@ from citysmart.services.participation.models_budget import Budget, BudgetProject
 from citysmart.services.participation.models_process import Process
 from tests.conftest import free_port, unavailable
 from tests.e2e.axe import blocking, describe, run_axe
-from tests.e2e.test_air_map import CHROMIUM, CHROMIUM_ARGS, _cli, _wait_healthy
+from tests.e2e.test_air_map import CHROMIUM, CHROMIUM_ARGS, _cli
 
 pytestmark = pytest.mark.e2e
 
@@ -74,6 +76,24 @@ def _store_budget(data: Path) -> int:
         runtime.stop()
 
 
+def wait_healthy(base_url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    """Wait for the server to answer /healthz (minutes: the test machine may be busy)."""
+    deadline = time.monotonic() + 240
+    last = "no answer"
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"the server exited with {process.returncode}:\n{log.read_text()[-4000:]}")
+        try:
+            response = httpx.get(f"{base_url}/healthz", timeout=2)
+            if response.status_code == 200:
+                return
+            last = f"{response.status_code} {response.text}"
+        except httpx.TransportError as exc:
+            last = str(exc)
+        time.sleep(0.5)
+    pytest.fail(f"the server was not healthy within 240 s ({last}):\n{log.read_text()[-4000:]}")
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
     """Run the real server with its own SQLite file; yield its address and the budget id."""
@@ -98,7 +118,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]
         )  # fmt: skip
     try:
         base_url = f"http://127.0.0.1:{port}"
-        _wait_healthy(base_url, process, log)
+        wait_healthy(base_url, process, log)
         yield base_url, budget_id
     finally:
         process.terminate()

@@ -26,6 +26,7 @@ from citysmart.core.errors import Problem
 from citysmart.core.service import Job, Page
 from citysmart.core.time import utcnow
 from citysmart.services.participation import (
+    budget_entities,
     budget_opendata,
     budget_rules,
     budget_store,
@@ -41,7 +42,7 @@ from citysmart.services.participation.survey_rules import clean_text
 router = APIRouter()
 budgets = APIRouter(prefix="/api/v1/participation/budgets", tags=["participation"])
 PAGES: tuple[Page, ...] = ()
-JOBS: tuple[Job, ...] = ()
+JOBS: tuple[Job, ...] = budget_entities.JOBS
 MAX_KRW = 10**13  # ten trillion won: more than Sejong's whole yearly budget
 
 
@@ -189,6 +190,7 @@ def create_budget(
     session.add(budget)
     session.flush()
     record(session, principal.username, "participation.budget.create", f"budget:{budget.id}")
+    budget_entities.publish_budget(session, budget)
     return budget_store.budget_public(budget, [])
 
 
@@ -245,6 +247,7 @@ def create_project(
         f"budget:{budget.id}",
         project_id=project.id,
     )
+    budget_entities.publish_budget(session, budget)
     return budget_store.project_public(project)
 
 
@@ -256,6 +259,7 @@ def close_budget(budget_id: int, session: SessionDep, principal: OperatorDep) ->
     if budget.closes_at > now:
         budget.closes_at = max(now, budget.opens_at)
     record(session, principal.username, "participation.budget.close", f"budget:{budget.id}")
+    budget_entities.publish_budget(session, budget)
     return budget_store.budget_public(budget, budget_store.projects_of(session, budget.id))
 
 
