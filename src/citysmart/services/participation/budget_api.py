@@ -162,11 +162,8 @@ def may_see_results(budget: Budget, principal: Principal | None) -> bool:
     return budget_store.is_closed(budget) or is_operator(principal)
 
 
-@budgets.post("", status_code=201)
-def create_budget(
-    budget_in: BudgetCreate, session: SessionDep, principal: OperatorDep
-) -> dict[str, Any]:
-    """Create a budget in a process (operators)."""
+def create(session: SessionDep, budget_in: BudgetCreate, principal: Principal) -> Budget:
+    """Check and store a new budget (shared by the API and the operator's form)."""
     if session.get(Process, budget_in.process_id) is None:
         raise Problem(422, "Unknown process", f"no process {budget_in.process_id}")
     opens_at = budget_in.opens_at or utcnow()
@@ -191,7 +188,15 @@ def create_budget(
     session.flush()
     record(session, principal.username, "participation.budget.create", f"budget:{budget.id}")
     budget_entities.publish_budget(session, budget)
-    return budget_store.budget_public(budget, [])
+    return budget
+
+
+@budgets.post("", status_code=201)
+def create_budget(
+    budget_in: BudgetCreate, session: SessionDep, principal: OperatorDep
+) -> dict[str, Any]:
+    """Create a budget in a process (operators)."""
+    return budget_store.budget_public(create(session, budget_in, principal), [])
 
 
 @budgets.get("")
@@ -213,12 +218,10 @@ def read_budget(budget_id: int, session: SessionDep) -> dict[str, Any]:
     return budget_store.budget_public(budget, budget_store.projects_of(session, budget.id))
 
 
-@budgets.post("/{budget_id}/projects", status_code=201)
-def create_project(
-    budget_id: int, project_in: ProjectCreate, session: SessionDep, principal: OperatorDep
-) -> dict[str, Any]:
-    """Add a project to a budget (operators; before any ballot is final)."""
-    budget = get_budget(session, budget_id)
+def add_project(
+    session: SessionDep, budget: Budget, project_in: ProjectCreate, principal: Principal
+) -> BudgetProject:
+    """Check and store a new project (shared by the API and the operator's form)."""
     if budget_store.count_final(session, budget.id):
         raise Problem(409, "Voting under way", "ballots were checked out; projects are fixed")
     if project_in.cost_krw > budget.total_krw:
@@ -248,7 +251,16 @@ def create_project(
         project_id=project.id,
     )
     budget_entities.publish_budget(session, budget)
-    return budget_store.project_public(project)
+    return project
+
+
+@budgets.post("/{budget_id}/projects", status_code=201)
+def create_project(
+    budget_id: int, project_in: ProjectCreate, session: SessionDep, principal: OperatorDep
+) -> dict[str, Any]:
+    """Add a project to a budget (operators; before any ballot is final)."""
+    budget = get_budget(session, budget_id)
+    return budget_store.project_public(add_project(session, budget, project_in, principal))
 
 
 @budgets.post("/{budget_id}/close")

@@ -31,11 +31,19 @@ from citysmart.core.models import User
 from citysmart.core.service import DashboardEntry, Job, Page
 from citysmart.core.time import utcnow
 from citysmart.portal.pages import render
-from citysmart.services.participation import budget_api, budget_store, survey_pages
+from citysmart.services.participation import (
+    budget_admin_pages,
+    budget_api,
+    budget_store,
+    survey_pages,
+)
+from citysmart.services.participation.budget_access import is_operator
 from citysmart.services.participation.guard import require_verified
 from citysmart.services.participation.models_budget import Ballot, Budget, Survey, SurveyResponse
 
 router = APIRouter(include_in_schema=False)
+# First: its /participation/budgets/new must come before /participation/budgets/{budget_id}.
+router.include_router(budget_admin_pages.router)
 BUDGETS_PAGE = Page(path="/participation/budgets", title="Budgets", title_ko="주민참여예산")
 PAGES: tuple[Page, ...] = (BUDGETS_PAGE, survey_pages.SURVEYS_PAGE)
 JOBS: tuple[Job, ...] = ()
@@ -60,7 +68,7 @@ def krw(amount: int) -> str:
     return f"{amount:,}"
 
 
-def _page(
+def budget_page(
     request: Request,
     session: Session,
     principal: Principal | None,
@@ -68,7 +76,9 @@ def _page(
     status: int = 200,
     error: str | None = None,
     chosen: list[int] | None = None,
+    project_form: dict[str, str] | None = None,
 ) -> Response:
+    """Render a budget's page: projects, the rule, one's ballot (and operators' forms)."""
     projects = budget_store.projects_of(session, budget.id)
     ballot = budget_api.ballot_public(session, budget, principal.user_id) if principal else None
     picked = set(chosen if chosen is not None else (ballot["project_ids"] if ballot else []))
@@ -81,10 +91,13 @@ def _page(
         ballot=ballot,
         picked=picked,
         may_vote=principal is not None and principal.verified and not principal.blocked,
-        error=error,
+        error=error if project_form is None else None,
         saved=request.query_params.get("saved"),
         krw=krw,
         may_see_results=budget_api.may_see_results(budget, principal),
+        operator=is_operator(principal),
+        project_form=project_form or {},
+        project_error=error if project_form is not None else None,
     )
 
 
@@ -95,7 +108,14 @@ def list_budgets(request: Request, session: SessionDep, principal: OptionalPrinc
         budget_store.budget_public(b, budget_store.projects_of(session, b.id))
         for b in session.scalars(select(Budget).order_by(Budget.id.desc()))
     ]
-    return render(request, "participation/budget_list.html", principal, budgets=budgets, krw=krw)
+    return render(
+        request,
+        "participation/budget_list.html",
+        principal,
+        budgets=budgets,
+        krw=krw,
+        operator=is_operator(principal),
+    )
 
 
 @router.get("/participation/budgets/{budget_id}")
@@ -103,7 +123,7 @@ def read_budget(
     budget_id: int, request: Request, session: SessionDep, principal: OptionalPrincipal
 ) -> Response:
     """Show a budget's projects and one's ballot."""
-    return _page(request, session, principal, budget_api.get_budget(session, budget_id))
+    return budget_page(request, session, principal, budget_api.get_budget(session, budget_id))
 
 
 def _act(
@@ -126,7 +146,9 @@ def _act(
         with session.begin_nested():  # a refused change leaves nothing behind
             action(budget, principal)
     except Problem as problem:
-        return _page(request, session, principal, budget, problem.status, problem.detail, chosen)
+        return budget_page(
+            request, session, principal, budget, problem.status, problem.detail, chosen
+        )
     return RedirectResponse(f"{path}?saved=1#ballot", status_code=303)
 
 

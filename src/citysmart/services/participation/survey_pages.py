@@ -40,7 +40,8 @@ async def form_data(request: Request) -> FormData:
 FormDep = Depends(form_data)
 
 
-def _signed_in(request: Request, session: Session) -> Principal | None:
+def signed_in_user(request: Request, session: Session) -> Principal | None:
+    """Return the session's user for a form POST (the form's CSRF token is checked first)."""
     user_id = request.session.get("user_id")
     user = session.get(User, int(user_id)) if user_id is not None else None
     if user is None or not user.is_active:
@@ -182,7 +183,7 @@ def survey_in_of(form: FormData, zone: ZoneInfo) -> dict[str, Any]:
 def create_survey(request: Request, session: SessionDep, form: FormData = FormDep) -> Response:
     """Create a survey from the operator's form."""
     check_csrf(request, str(form.get("csrf") or ""))
-    principal = _signed_in(request, session)
+    principal = signed_in_user(request, session)
     if principal is None:
         return RedirectResponse("/signin?next=/participation/surveys/new", status_code=303)
     if not is_operator(principal):
@@ -230,7 +231,7 @@ def answer_survey(
 ) -> Response:
     """Store a response from the answer form."""
     check_csrf(request, str(form.get("csrf") or ""))
-    principal = _signed_in(request, session)
+    principal = signed_in_user(request, session)
     path = f"/participation/surveys/{survey_id}"
     if principal is None:
         return RedirectResponse(f"/signin?next={path}", status_code=303)
