@@ -31,6 +31,9 @@ AUTHORIZE_PARAMS = (
     "response_type", "client_id", "redirect_uri", "scope", "state", "nonce",
     "code_challenge", "code_challenge_method", "prompt",
 )  # fmt: skip
+# Added to the authorization request a signed-out citizen comes back with from the sign-in
+# form (the session cannot carry it: signing in starts a new session).
+AFTER_SIGN_IN = "after_sign_in"
 SCOPE_TEXT = {
     "openid": ("Your citysmart identifier", "citysmart 식별자"),
     "profile": (
@@ -140,8 +143,10 @@ def _authorize(request: Request, db: Session, req: FormRequest, decision: str | 
     except OAuth2Error as error:
         return _refuse(request, provider, req, error)
     if user is None:  # (with prompt=none Authlib has already answered login_required)
-        target = f"/oidc/authorize?{urlencode(req.payload.datalist, doseq=True)}"
-        return RedirectResponse(f"/signin?next={quote(target, safe='')}", 303)
+        params = {k: v for k, v in req.payload.datalist.items() if k != AFTER_SIGN_IN}
+        query = urlencode({**params, AFTER_SIGN_IN: "1"}, doseq=True)
+        return RedirectResponse(f"/signin?next={quote(f'/oidc/authorize?{query}', safe='')}", 303)
+    after_sign_in = req.payload.data.get(AFTER_SIGN_IN) == "1"
     client: ClientView = req.client
     if decision == "deny":
         audit.record(db, user.username, "oidc.denied", client.row.client_id, provider.ip)
@@ -156,7 +161,24 @@ def _authorize(request: Request, db: Session, req: FormRequest, decision: str | 
     if decision == "allow":
         _remember_consent(db, user, client, req.scope or "")
     granted: Response = provider.create_authorization_response(req, grant_user=user, grant=grant)
+    if after_sign_in and decision is None and granted.status_code == 302:
+        return _continue_page(request, user, client, granted.headers["location"])
     return granted
+
+
+def _continue_page(request: Request, user: User, client: ClientView, target: str) -> Response:
+    # Straight after the sign-in form, a redirect to the client would be the last hop of
+    # that form's post, which Chromium checks against the sign-in page's CSP form-action
+    # ('self') and blocks. A page that moves on by itself is a new navigation.
+    response = render(
+        request,
+        "oidc_continue.html",
+        principal_for(user, "session"),
+        client_name=client.row.name,
+        target=target,
+    )
+    response.headers["cache-control"] = "no-store"
+    return response
 
 
 def _consented(db: Session, user: User, client: ClientView, req: FormRequest) -> bool:
