@@ -18,6 +18,7 @@ from citysmart.portal.app import create_app
 from citysmart.services.participation import SERVICE
 from citysmart.services.participation.guard import post_limiter
 from citysmart.services.participation.models_process import Process
+from citysmart.services.participation.talk_api import vote_limiter
 from tests.factories import create_user_with_token
 
 PASSWORD = "correct horse battery"
@@ -39,6 +40,7 @@ def talk_runtime(runtime: HubRuntime) -> HubRuntime:
         for table in participation_tables():
             conn.execute(text(f"DELETE FROM {table}"))
     post_limiter._events.clear()
+    vote_limiter._events.clear()
     portal_pages.sign_in_limiter._events.clear()
     return runtime
 

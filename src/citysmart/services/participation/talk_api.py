@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
-from citysmart.core.auth import OptionalPrincipal, SessionDep
+from citysmart.core.auth import CurrentPrincipal, OptionalPrincipal, Principal, SessionDep
 from citysmart.core.errors import Problem
+from citysmart.core.ratelimit import RateLimiter
 from citysmart.core.service import Job, Page
 from citysmart.services.participation import moderation, talk_store
 from citysmart.services.participation.guard import ModeratorDep, PosterDep
@@ -19,6 +20,21 @@ from citysmart.services.participation.talk_views import thread_view
 router = APIRouter(prefix="/api/v1/participation", tags=["participation: talk"])
 PAGES: tuple[Page, ...] = ()
 JOBS: tuple[Job, ...] = ()
+# Votes on comments are cheap and many (a reader goes down a thread): a limit of their own
+# rather than the posting limit, which would stop a reader after 20 votes.
+vote_limiter = RateLimiter(limit=120, window_s=600)
+
+
+def require_voter(principal: CurrentPrincipal) -> Principal:
+    """Admit a signed-in user who is not blocked and not over the voting rate limit."""
+    if principal.blocked:
+        raise Problem(403, "Blocked", f"{principal.username} is blocked and may not vote")
+    if not vote_limiter.hit(f"user:{principal.user_id}"):
+        raise Problem(429, "Too many votes", "wait a few minutes before voting again")
+    return principal
+
+
+VoterDep = Annotated[Principal, Depends(require_voter)]
 
 
 class CommentCreate(BaseModel):
@@ -198,7 +214,7 @@ def delete_comment(session: SessionDep, principal: PosterDep, comment_id: int) -
 
 @router.put("/comments/{comment_id}/vote")
 def vote_comment(
-    session: SessionDep, principal: PosterDep, comment_id: int, vote_in: VoteIn
+    session: SessionDep, principal: VoterDep, comment_id: int, vote_in: VoteIn
 ) -> dict[str, int]:
     """Vote a comment up or down, change the vote, or take it back (0)."""
     comment = talk_store.vote_comment(session, principal, comment_id, vote_in.value)

@@ -24,6 +24,7 @@ from citysmart.services.participation import moderation, talk_store
 from citysmart.services.participation.guard import require_poster
 from citysmart.services.participation.models_process import Process
 from citysmart.services.participation.models_talk import Debate
+from citysmart.services.participation.talk_api import require_voter
 from citysmart.services.participation.talk_views import comment_link, local_time, thread_view
 
 router = APIRouter(include_in_schema=False)
@@ -80,6 +81,7 @@ def _post(
     act: Callable[[Principal], object],
     *,
     moderator: bool = False,
+    vote: bool = False,
 ) -> Response:
     """Run a form's action for a signed-in poster, then go back (or show what was wrong)."""
     check_csrf(request, csrf)
@@ -90,6 +92,8 @@ def _post(
         if moderator:
             if not roles.grants(principal.role, roles.MODERATOR):
                 return render(request, "forbidden.html", principal, 403, needed=roles.MODERATOR)
+        elif vote:
+            require_voter(principal)
         else:
             require_poster(request, principal)
         with session.begin_nested():
@@ -149,7 +153,7 @@ def vote_comment_from_form(
         talk_store.vote_comment(session, principal, comment_id, value)
         return f"{back.split('#')[0]}#comment-{comment_id}"
 
-    return _post(request, session, csrf, back, act)
+    return _post(request, session, csrf, back, act, vote=True)
 
 
 @router.post("/participation/comments/{comment_id}/edit")
