@@ -13,6 +13,7 @@ import click
 
 from citysmart.core.config import InsecureSettingsError, Settings, get_settings
 from citysmart.portal.account_cli import residents
+from citysmart.portal.notification_cli import notifications
 from citysmart.portal.oidc.cli import oidc
 
 if TYPE_CHECKING:
@@ -397,3 +398,4 @@ def import_csv(csv_file: Path, rejects: Path | None) -> None:
 
 main.add_command(residents)
 main.add_command(oidc)
+main.add_command(notifications)
