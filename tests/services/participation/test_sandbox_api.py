@@ -140,7 +140,14 @@ def test_survey_link_and_open_data_without_personal_data(
     pid = client.post(API, json=body, headers=operator).json()["id"]
     client.post(f"{API}/{pid}/stage", json={"stage": "selected"}, headers=operator)
     client.post(f"{API}/{pid}/signup", headers=resident)
-    assert client.get(f"{API}/{pid}").json()["survey_id"] == survey_id
+    detail = client.get(f"{API}/{pid}").json()
+    assert detail["survey_id"] == survey_id
+    assert detail["survey"]["open"] is True
+    assert detail["survey"]["respondents"] == 0
+    assert detail["survey"]["results_api"].endswith(f"/surveys/{survey_id}/results")
+    page = client.get(f"/sandbox/projects/{pid}").text
+    assert "Shuttle feedback" in page
+    assert "published when the survey closes" in page
     rows = client.get("/api/v1/participation/opendata/sandbox").json()
     assert rows[0]["signups"] == 1
     assert "ara" not in str(rows)

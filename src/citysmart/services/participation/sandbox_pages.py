@@ -30,7 +30,6 @@ from citysmart.services.participation import (
 from citysmart.services.participation import opinion_rules as orules
 from citysmart.services.participation import sandbox_rules as rules
 from citysmart.services.participation.follows import follow
-from citysmart.services.participation.models_budget import Survey
 from citysmart.services.participation.opinion_pages import is_operator, signed_in, to_sign_in
 
 router = APIRouter(include_in_schema=False)
@@ -86,14 +85,13 @@ def _project_page(
     except opinion_store.NotFound:
         return render(request, "participation/sandbox_missing.html", principal, 404)
     view = sandbox_store.project_view(session, project, detail=True)
-    survey = session.get(Survey, project.survey_id) if project.survey_id else None
     return render(
         request,
         "participation/sandbox_detail.html",
         principal,
         code,
         project=view,
-        survey=survey,
+        survey=view["survey"],
         signed_up=principal is not None
         and sandbox_store.is_signed_up(session, project.id, principal.user_id),
         operator=is_operator(principal),

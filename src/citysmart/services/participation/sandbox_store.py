@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from citysmart.core.auth import Principal
 from citysmart.core.time import isoformat, utcnow
 from citysmart.services.participation import sandbox_rules as rules
+from citysmart.services.participation import survey_store
 from citysmart.services.participation.follows import notify_followers
 from citysmart.services.participation.models_budget import Survey
 from citysmart.services.participation.models_sandbox import (
@@ -282,4 +283,23 @@ def project_view(
             }
             for e in entries(session, project.id)
         ]
+        view["survey"] = survey_summary(session, project.survey_id)
     return view
+
+
+def survey_summary(session: Session, survey_id: int | None) -> dict[str, Any] | None:
+    """Return the feedback survey's state and response count (its results page has the rest)."""
+    survey = session.get(Survey, survey_id) if survey_id is not None else None
+    if survey is None:
+        return None
+    return {
+        "id": survey.id,
+        "title": survey.title,
+        "open": survey_store.is_open(survey),
+        "closed": survey_store.is_closed(survey),
+        "closes_at": isoformat(survey.closes_at),
+        "respondents": survey_store.count_responses(session, survey.id),
+        "link": f"/participation/surveys/{survey.id}",
+        "results_link": f"/participation/surveys/{survey.id}/results",
+        "results_api": f"/api/v1/participation/surveys/{survey.id}/results",
+    }
