@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -62,3 +64,12 @@ def test_ortools_baseline_is_valid() -> None:
     verdict = check_solution(inst, result.routes, result.cost)
     assert verdict.ok, verdict.errors
     assert result.cost >= 15700  # never below the proven optimum
+
+
+def test_stop_callback_ends_the_search_early() -> None:
+    inst = parse_dellamico(ROOT / "36-Guadalajara30_RBRP.txt")
+    start = time.perf_counter()
+    result = improve(inst, time_limit=30.0, seed=1, stop=lambda: True)
+    assert time.perf_counter() - start < 10.0
+    assert result.iterations <= 50  # asked every STOP_PERIOD iterations
+    assert check_solution(inst, result.routes, result.cost).ok
