@@ -202,3 +202,35 @@ def test_replies_stop_at_four_levels(talk_client: TestClient, talk_runtime: HubR
         headers=ann,
     )
     assert empty.status_code == 422
+
+
+def test_debates_are_open_data_without_people(
+    talk_client: TestClient, talk_runtime: HubRuntime
+) -> None:
+    process = add_process(talk_runtime)
+    ann, bob = user(talk_runtime, "ann"), user(talk_runtime, "bob")
+    mod = user(talk_runtime, "mod", "moderator")
+    debate = open_debate(talk_client, ann, process)
+    for who, alignment in ((ann, "for"), (bob, "against"), (bob, "for")):
+        answer = talk_client.post(
+            f"{API}/comments",
+            json={
+                "target_type": "debate",
+                "target_id": debate,
+                "body": "view",
+                "alignment": alignment,
+            },
+            headers=who,
+        )
+        assert answer.status_code == 201
+    entity_id = f"urn:ngsi-ld:CivicDebate:sejong-debate-{debate}"
+    entity = talk_client.get(f"/ngsi-ld/v1/entities/{entity_id}", params={"options": "keyValues"})
+    assert entity.status_code == 200, entity.text
+    data = entity.json()
+    assert (data["commentCount"], data["commentsInFavour"], data["commentsAgainst"]) == (3, 2, 1)
+    assert data["title"] == "Night buses?"
+    assert "ann" not in entity.text
+    assert "bob" not in entity.text
+    item = {"target_type": "debate", "target_id": debate}
+    assert talk_client.post(f"{API}/moderation/hide", json=item, headers=mod).status_code == 200
+    assert talk_client.get(f"/ngsi-ld/v1/entities/{entity_id}").status_code == 404

@@ -15,6 +15,7 @@ from citysmart.services.participation.follows import follow, notify_followers
 from citysmart.services.participation.models_process import Process
 from citysmart.services.participation.models_talk import Comment, CommentVote, Debate
 from citysmart.services.participation.moderation import is_hidden, target_item
+from citysmart.services.participation.talk_opendata import publish_debate, republish_for_comment
 
 
 def _rule(what: str, exc: rules.RuleError) -> Problem:
@@ -67,6 +68,7 @@ def add_comment(
     )
     session.add(comment)
     session.flush()
+    republish_for_comment(session, comment)
     title = getattr(item, "title", None) or f"{target_type} {target_id}"
     notify_followers(
         session,
@@ -115,6 +117,7 @@ def delete_comment(session: Session, author: Principal, comment_id: int) -> Comm
     comment.body = ""
     comment.deleted_at = utcnow()
     session.flush()
+    republish_for_comment(session, comment)
     return comment
 
 
@@ -188,6 +191,7 @@ def open_debate(
     session.add(debate)
     session.flush()
     follow(session, author.user_id, "debate", debate.id)
+    publish_debate(session, debate)
     audit.record(session, author.username, "participation.debate_opened", f"debate:{debate.id}")
     return debate
 
@@ -210,6 +214,7 @@ def close_debate(session: Session, operator: Principal, debate_id: int, conclusi
     debate.closed_at = utcnow()
     debate.closed_by = operator.user_id
     audit.record(session, operator.username, "participation.debate_closed", f"debate:{debate_id}")
+    publish_debate(session, debate)
     notify_followers(
         session,
         "debate",

@@ -108,6 +108,22 @@ register(
         on_visibility_change=_republish_proposal,
     )
 )
+
+
+def _republish_debate(session: Session, debate: Any) -> None:
+    """Write or remove a debate's open-data entity after it was hidden or restored."""
+    from citysmart.services.participation.talk_opendata import publish_debate
+
+    publish_debate(session, debate)
+
+
+def _republish_comment(session: Session, comment: Any) -> None:
+    """Update the counts of a comment's debate after the comment was hidden or restored."""
+    from citysmart.services.participation.talk_opendata import republish_for_comment
+
+    republish_for_comment(session, comment)
+
+
 register(
     Target(
         "debate",
@@ -116,6 +132,7 @@ register(
         "debate",
         "토론",
         closed_statuses=("closed",),
+        on_visibility_change=_republish_debate,
     )
 )
 # Comments are reported, not commented on (replies have their own parent link); their page
@@ -128,5 +145,6 @@ register(
         "comment",
         "댓글",
         commentable=False,
+        on_visibility_change=_republish_comment,
     )
 )
