@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     smtp_password: str = ""
     smtp_starttls: bool = True
     smtp_timeout_s: float = Field(default=10.0, gt=0)
+    # Accounts (portal/account_pages.py): new accounts one address may create per hour.
+    signup_limit_per_hour: int = Field(default=5, ge=1)
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:

@@ -11,7 +11,7 @@ from citysmart.core.ratelimit import RateLimiter
 
 # name: (events, window in seconds)
 LIMITS = {
-    "signup": (5, 3600.0),  # accounts per IP per hour
+    "signup": (5, 3600.0),  # accounts per IP per hour (CITYSMART_SIGNUP_LIMIT_PER_HOUR)
     "forgot_ip": (10, 900.0),
     "forgot_email": (3, 3600.0),  # reset emails per address per hour: no mail bombing
     "password": (5, 900.0),  # password changes (current password guesses) per user
@@ -42,7 +42,10 @@ def limit(request: Request, name: str, key: str) -> bool:
     if limiters is None:
         limiters = state.account_limiters = {}
     if name not in limiters:
-        limiters[name] = RateLimiter(*LIMITS[name])
+        events, window_s = LIMITS[name]
+        if name == "signup":
+            events = request.app.state.settings.signup_limit_per_hour
+        limiters[name] = RateLimiter(events, window_s)
     return limiters[name].hit(key)
 
 
