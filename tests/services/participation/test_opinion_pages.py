@@ -6,10 +6,12 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from citysmart.core.accounts import get_user
 from citysmart.core.auth import principal_for
 from citysmart.core.config import Settings
+from citysmart.core.notifications import Notification
 from citysmart.hub.runtime import HubRuntime
 from citysmart.services.participation.sandbox_pages import DASHBOARD, PAGES
 from tests.services.participation.sandbox_support import app_client, sign_in, user
@@ -92,6 +94,12 @@ def test_operator_closes_with_an_answer_from_the_page(
     csrf = sign_in(client, "jiwoo")
     link = _file(client, csrf, title="Broken streetlight", description="Dark at night.")
     client.cookies.clear()
+    user(runtime, "neighbour")
+    csrf = sign_in(client, "neighbour")
+    followed = client.post(f"{link}/follow", data={"csrf": csrf}, follow_redirects=False)
+    assert followed.status_code == 303
+    assert "Stop following" in client.get(link).text
+    client.cookies.clear()
     csrf = sign_in(client, "op")
     queue = client.get("/participation/opinions/queue?status=open&department=road")
     assert "Broken streetlight" in queue.text
@@ -119,6 +127,13 @@ def test_operator_closes_with_an_answer_from_the_page(
         me = principal_for(get_user(session, "jiwoo"), "session")
         lines = [line for provider in DASHBOARD for line in provider(session, me)]
     assert [(line.section, line.status) for line in lines] == [("requests", "Closed")]
+    with runtime.sessions() as session:
+        told = session.scalars(
+            select(Notification.title).where(
+                Notification.user_id == get_user(session, "neighbour").id
+            )
+        ).all()
+    assert len(told) == 3  # assigned, in progress, closed
 
 
 def test_verified_resident_signs_up_from_the_page(client: TestClient, runtime: HubRuntime) -> None:

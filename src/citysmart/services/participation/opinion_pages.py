@@ -24,6 +24,7 @@ from citysmart.core.time import parse_instant
 from citysmart.portal.pages import render
 from citysmart.services.participation import guard, opinion_opendata, opinion_store
 from citysmart.services.participation import opinion_rules as rules
+from citysmart.services.participation.follows import follow, is_following, unfollow
 
 router = APIRouter(include_in_schema=False)
 LIST_PAGE = Page(path="/participation/opinions", title="Opinions", title_ko="시민 의견")
@@ -241,6 +242,8 @@ def _detail(
         operator=operator,
         next_statuses=rules.TRANSITIONS[opinion.status],
         departments=opinion_store.departments(session) if operator else [],
+        following=principal is not None
+        and is_following(session, principal.user_id, opinion_store.TARGET, opinion.id),
         error=error,
         **_labels(),
     )
@@ -307,4 +310,29 @@ def change_status_from_form(
         after=opinion.status,
         department=department or None,
     )
+    return RedirectResponse(here, status_code=303)
+
+
+@router.post(LIST_PAGE.path + "/{opinion_id}/follow")
+def follow_from_form(
+    request: Request,
+    session: SessionDep,
+    opinion_id: int,
+    action: Annotated[str, Form()] = "follow",
+    csrf: Annotated[str | None, Form()] = None,
+) -> Response:
+    """Follow an opinion (or stop, ``action=unfollow``) to hear of its changes."""
+    check_csrf(request, csrf)
+    here = f"{LIST_PAGE.path}/{opinion_id}"
+    principal = signed_in(request, session)
+    if principal is None:
+        return to_sign_in(here)
+    try:
+        opinion_store.get_opinion(session, opinion_id)
+    except opinion_store.NotFound:
+        return render(request, "participation/opinion_missing.html", principal, 404)
+    if action == "unfollow":
+        unfollow(session, principal.user_id, opinion_store.TARGET, opinion_id)
+    else:
+        follow(session, principal.user_id, opinion_store.TARGET, opinion_id)
     return RedirectResponse(here, status_code=303)
