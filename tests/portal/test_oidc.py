@@ -246,6 +246,7 @@ def test_consent_needs_its_csrf_token_and_deny_tells_the_client(
     form = dict(_HIDDEN.findall(page.text))
     forged = {k: v for k, v in form.items() if k != "csrf"}
     assert client.post("/oidc/authorize", data={**forged, "decision": "allow"}).status_code == 403
+    assert client.post("/oidc/authorize", data={**form, "decision": "maybe"}).status_code == 400
     denied = client.post(
         "/oidc/authorize", data={**form, "decision": "deny"}, follow_redirects=False
     )

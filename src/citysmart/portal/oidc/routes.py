@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from citysmart.core import audit
 from citysmart.core.auth import SessionDep, check_csrf, principal_for
+from citysmart.core.errors import Problem
 from citysmart.core.models import User
 from citysmart.core.security import digest_secret
 from citysmart.core.time import utcnow
@@ -129,6 +130,8 @@ def decide(
 ) -> Response:
     """Take the citizen's answer on the consent page."""
     check_csrf(request, csrf)
+    if decision not in ("allow", "deny"):
+        raise Problem(400, "Unknown decision", "decision must be 'allow' or 'deny'")
     values = locals()
     params = [(name, values[name]) for name in AUTHORIZE_PARAMS if values[name] is not None]
     req = FormRequest("POST", str(request.url), request.headers, params)
