@@ -174,3 +174,24 @@ def test_citizen_signs_up_is_verified_by_code_and_resets_the_password(
     expect(page).to_have_url(f"{base}/account")
     expect(page.locator("#verification-status")).to_contain_text("Verified resident")
     context.close()
+
+
+def test_admin_residents_page_issues_a_code_and_is_accessible(
+    server: Server, browser: Browser
+) -> None:
+    base = server.base_url
+    _cli(server.env, "users", "add", "admin-e2e", "--role", "admin", "--password-stdin",
+         stdin=PASSWORD)  # fmt: skip
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{base}/admin/residents")
+    expect(page).to_have_url(f"{base}/signin?next=/admin/residents")
+    page.get_by_label("User name").fill("admin-e2e")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(f"{base}/admin/residents")
+    accessible(page, base)
+    page.get_by_role("button", name="Issue a code").click()
+    expect(page.locator("#new-code")).to_have_text(re.compile(r"^[A-Z0-9]{4}(-[A-Z0-9]{4}){2}$"))
+    accessible(page, base)
+    context.close()
