@@ -18,6 +18,7 @@ from citysmart.core.time import utcnow
 from citysmart.hub.runtime import HubRuntime
 from citysmart.portal.app import create_app
 from citysmart.services.participation import SERVICE
+from citysmart.services.participation.guard import post_limiter
 from citysmart.services.participation.models_process import Process
 
 PASSWORD = "correct horse battery staple"
@@ -32,6 +33,8 @@ def app_client(settings: Settings, runtime: HubRuntime) -> Iterator[TestClient]:
     """Yield an HTTP client on the app with the participation service mounted."""
     with runtime.sessions.begin() as session:
         session.execute(delete(Process))
+    # User ids restart with each test's database: forget earlier tests' posts.
+    post_limiter._events.clear()  # noqa: SLF001
     app = create_app(settings, services=[SERVICE], runtime=runtime, start_mqtt=False, migrate=False)
     with TestClient(app) as client:
         yield client

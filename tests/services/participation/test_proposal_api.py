@@ -7,6 +7,7 @@ import io
 from PIL import Image
 from sqlalchemy import select
 
+from citysmart.core.accounts import get_user
 from citysmart.core.config import Settings
 from citysmart.core.models import AuditEvent
 from citysmart.core.notifications import Notification
@@ -33,7 +34,8 @@ def test_a_proposal_goes_from_supports_to_a_vote_and_is_decided(
         operator = user(runtime, "op", "operator")
         author = user(runtime, "author", verified=True)
         a, b, c = (user(runtime, n, verified=True) for n in ("ra", "rb", "rc"))
-        make_process(client, operator, threshold=2, quorum=2)
+        process = make_process(client, operator, threshold=2, quorum=2)
+        assert client.put(f"{API}/follows/process/{process['id']}", headers=c).status_code == 204
         proposal = make_proposal(client, author, lon=IN_SEJONG[0], lat=IN_SEJONG[1])
         pid = proposal["id"]
         assert proposal["status"] == "open"
@@ -91,8 +93,14 @@ def test_a_proposal_goes_from_supports_to_a_vote_and_is_decided(
         assert r.json()["milestones"][0]["title"] == "Design"
 
         with runtime.sessions() as session:
-            kinds = set(session.scalars(select(Notification.kind)))
+            notes = session.execute(select(Notification.user_id, Notification.kind)).all()
+            kinds = {kind for _, kind in notes}
             assert {"proposal_voting", "proposal_decided", "proposal_milestone"} <= kinds
+            # The process's follower hears of the vote and the decision, once each.
+            follower = get_user(session, "rc")
+            assert follower is not None
+            heard = sorted(k for u, k in notes if u == follower.id)
+            assert heard == ["proposal_decided", "proposal_voting"]
             ballots = session.scalars(select(ProposalBallot.choice)).all()
             assert sorted(ballots) == ["no", "yes", "yes"]
             assert not hasattr(ProposalBallot, "user_id")

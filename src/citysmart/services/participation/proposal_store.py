@@ -85,25 +85,20 @@ def tell(
     kind: str,
     title: str,
     title_ko: str | None = None,
-    skip_user: int | None = None,
-) -> None:
-    """Notify a proposal's followers and its author (once each) of a change."""
-    sent = set(follows.followers(session, "proposal", proposal.id))
-    follows.notify_followers(
-        session,
-        "proposal",
-        proposal.id,
-        kind,
-        title,
-        title_ko=title_ko,
-        link=link(proposal.id),
-        skip_user=skip_user,
-    )
-    author = proposal.author_id
-    if author is not None and author not in sent and author != skip_user:
+    *,
+    with_process: bool = False,
+) -> int:
+    """Notify a proposal's author and followers (and its process's, if asked) once each."""
+    recipients = set(follows.followers(session, "proposal", proposal.id))
+    if with_process:
+        recipients |= set(follows.followers(session, "process", proposal.process_id))
+    if proposal.author_id is not None:
+        recipients.add(proposal.author_id)
+    for user_id in sorted(recipients):
         notify(
-            session, author, SERVICE_NAME, kind, title, title_ko=title_ko, link=link(proposal.id)
+            session, user_id, SERVICE_NAME, kind, title, title_ko=title_ko, link=link(proposal.id)
         )
+    return len(recipients)
 
 
 def create_proposal(

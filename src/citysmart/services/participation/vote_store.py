@@ -100,6 +100,7 @@ def _to_vote(session: Session, proposal: Proposal, now: dt.datetime) -> None:
         "proposal_voting",
         f"“{proposal.title}” reached its supports and goes to the vote",
         f"“{proposal.title}” 제안이 지지 기준을 넘어 투표에 부쳐집니다",
+        with_process=True,
     )
 
 
@@ -167,6 +168,7 @@ def decide_proposal(
         "proposal_decided",
         f"“{proposal.title}” was decided: {en} ({decision.yes} yes, {decision.no} no)",
         f"“{proposal.title}” 결과: {ko} (찬성 {decision.yes}, 반대 {decision.no})",
+        with_process=True,
     )
     publish_proposal(session, proposal, process)
     return decision
