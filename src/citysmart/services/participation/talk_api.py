@@ -15,11 +15,13 @@ from citysmart.core.service import Job, Page
 from citysmart.services.participation import moderation, talk_store
 from citysmart.services.participation.guard import ModeratorDep, PosterDep
 from citysmart.services.participation.models_talk import Comment, Debate
+from citysmart.services.participation.talk_opendata import DEBATE_TYPE
 from citysmart.services.participation.talk_views import thread_view
 
 router = APIRouter(prefix="/api/v1/participation", tags=["participation: talk"])
 PAGES: tuple[Page, ...] = ()
 JOBS: tuple[Job, ...] = ()
+ENTITY_TYPES: tuple[str, ...] = (DEBATE_TYPE,)  # published to the hub (talk_opendata)
 # Votes on comments are cheap and many (a reader goes down a thread): a limit of their own
 # rather than the posting limit, which would stop a reader after 20 votes.
 vote_limiter = RateLimiter(limit=120, window_s=600)
