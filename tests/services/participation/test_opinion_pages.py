@@ -167,3 +167,47 @@ def test_verified_resident_signs_up_from_the_page(client: TestClient, runtime: H
         me = principal_for(get_user(session, "ara"), "session")
         lines = [line for provider in DASHBOARD for line in provider(session, me)]
     assert [(line.section, line.status) for line in lines] == [("signups", "Selected")]
+
+
+def test_operator_registers_and_edits_a_project_from_the_forms(
+    client: TestClient, runtime: HubRuntime
+) -> None:
+    user(runtime, "op", "operator")
+    user(runtime, "jiwoo")
+    csrf = sign_in(client, "jiwoo")
+    assert client.get("/sandbox/new").status_code == 403
+    client.cookies.clear()
+    csrf = sign_in(client, "op")
+    form = {
+        "title": "Smart streetlights <b>x</b>",
+        "field": "energy",
+        "track": "rapid_check",
+        "operator_name": "Sejong Power",
+        "period_start": "2027-03-01",
+        "period_end": "2027-02-01",
+        "capacity": "",
+        "csrf": csrf,
+    }
+    bad = client.post("/sandbox/new", data=form)
+    assert bad.status_code == 422
+    assert "before it starts" in bad.text
+    assert client.post("/sandbox/new", data={**form, "csrf": ""}).status_code == 403
+    made = client.post(
+        "/sandbox/new", data={**form, "period_end": "2027-12-31"}, follow_redirects=False
+    )
+    assert made.status_code == 303
+    link = made.headers["location"]
+    page = client.get(link).text
+    assert "Smart streetlights &lt;b&gt;x&lt;/b&gt;" in page
+    edit = client.get(f"{link}/edit").text
+    assert 'value="2027-12-31"' in edit
+    changed = client.post(
+        f"{link}/edit",
+        data={**form, "period_end": "2027-12-31", "capacity": "30", "place": "Dodam-dong"},
+        follow_redirects=False,
+    )
+    assert changed.status_code == 303
+    assert "Dodam-dong" in client.get(link).text
+    bad_number = client.post(f"{link}/edit", data={**form, "capacity": "many"})
+    assert bad_number.status_code == 422
+    assert "whole number" in bad_number.text

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response
 
@@ -220,7 +220,12 @@ def add_entry_from_form(
 
 
 def _new_form(
-    request: Request, principal: Principal, form: dict[str, Any], error: str | None, code: int
+    request: Request,
+    principal: Principal,
+    form: dict[str, Any],
+    error: str | None,
+    code: int,
+    action: str = REGISTRY_PAGE.path + "/new",
 ) -> Response:
     return render(
         request,
@@ -229,6 +234,7 @@ def _new_form(
         code,
         form=form,
         error=error,
+        action=action,
         **_labels(),
     )
 
@@ -242,63 +248,122 @@ def new_project_page(request: Request, session: SessionDep) -> Response:
     return _new_form(request, principal, {}, None, 200)
 
 
+FORM_FIELDS = (
+    "title",
+    "title_ko",
+    "summary",
+    "field",
+    "track",
+    "operator_name",
+    "place",
+    "scale",
+    "period_start",
+    "period_end",
+    "capacity",
+    "survey_id",
+)
+
+
+async def project_form(request: Request) -> dict[str, str]:
+    """Read the project form's fields (absent ones empty) and its CSRF token."""
+    data = await request.form()
+    return {name: str(data.get(name) or "") for name in (*FORM_FIELDS, "csrf")}
+
+
+# Read in an async dependency, so the routes stay sync (their database work runs in a thread).
+ProjectForm = Annotated[dict[str, str], Depends(project_form)]
+
+
+def _project_input(form: dict[str, str]) -> sandbox_store.ProjectInput:
+    """Turn the form into a project's input (ValueError says what was wrong)."""
+
+    def number(name: str, label: str) -> int | None:
+        text = form[name].strip()
+        if not text:
+            return None
+        if not text.isdigit():
+            raise ValueError(f"{label} must be a whole number, not {text!r}")
+        return int(text)
+
+    def day(name: str, label: str) -> dt.date | None:
+        text = form[name].strip()
+        if not text:
+            return None
+        try:
+            return dt.date.fromisoformat(text)
+        except ValueError as exc:
+            raise ValueError(f"{label} must be a date (YYYY-MM-DD), not {text!r}") from exc
+
+    return sandbox_store.ProjectInput(
+        title=form["title"],
+        title_ko=form["title_ko"] or None,
+        summary=form["summary"],
+        field=form["field"],
+        track=form["track"],
+        operator_name=form["operator_name"],
+        place=form["place"],
+        scale=form["scale"],
+        period_start=day("period_start", "the start"),
+        period_end=day("period_end", "the end"),
+        capacity=number("capacity", "trial places"),
+        survey_id=number("survey_id", "the survey number"),
+    )
+
+
 @router.post(REGISTRY_PAGE.path + "/new")
-def create_project_from_form(
-    request: Request,
-    session: SessionDep,
-    title: Annotated[str, Form()] = "",
-    title_ko: Annotated[str, Form()] = "",
-    summary: Annotated[str, Form()] = "",
-    field: Annotated[str, Form()] = "",
-    track: Annotated[str, Form()] = "",
-    operator_name: Annotated[str, Form()] = "",
-    place: Annotated[str, Form()] = "",
-    scale: Annotated[str, Form()] = "",
-    period_start: Annotated[str, Form()] = "",
-    period_end: Annotated[str, Form()] = "",
-    capacity: Annotated[str, Form()] = "",
-    survey_id: Annotated[str, Form()] = "",
-    csrf: Annotated[str | None, Form()] = None,
-) -> Response:
+def create_project_from_form(request: Request, session: SessionDep, form: ProjectForm) -> Response:
     """Register a project from the form (operators)."""
-    check_csrf(request, csrf)
+    check_csrf(request, form["csrf"] or None)
     principal = _operator(request, session, REGISTRY_PAGE.path + "/new")
     if isinstance(principal, Response):
         return principal
-    form = {
-        "title": title,
-        "title_ko": title_ko,
-        "summary": summary,
-        "field": field,
-        "track": track,
-        "operator_name": operator_name,
-        "place": place,
-        "scale": scale,
-        "period_start": period_start,
-        "period_end": period_end,
-        "capacity": capacity,
-        "survey_id": survey_id,
-    }
     try:
-        data = sandbox_store.ProjectInput(
-            title=title,
-            title_ko=title_ko or None,
-            summary=summary,
-            field=field,
-            track=track,
-            operator_name=operator_name,
-            place=place,
-            scale=scale,
-            period_start=dt.date.fromisoformat(period_start) if period_start.strip() else None,
-            period_end=dt.date.fromisoformat(period_end) if period_end.strip() else None,
-            capacity=int(capacity) if capacity.strip() else None,
-            survey_id=int(survey_id) if survey_id.strip() else None,
-        )
-        project = sandbox_store.create_project(session, principal, data)
+        project = sandbox_store.create_project(session, principal, _project_input(form))
     except ValueError as exc:
         return _new_form(request, principal, form, str(exc), 422)
     sandbox_opendata.publish(session, project)
     audit.record(session, principal.username, "sandbox.create", f"sandbox:{project.id}")
+    return RedirectResponse(f"{REGISTRY_PAGE.path}/projects/{project.id}", status_code=303)
+
+
+@router.get(REGISTRY_PAGE.path + "/projects/{project_id}/edit")
+def edit_project_page(request: Request, session: SessionDep, project_id: int) -> Response:
+    """Show the form to change a project's description and conditions (operators)."""
+    here = f"{REGISTRY_PAGE.path}/projects/{project_id}/edit"
+    principal = _operator(request, session, here)
+    if isinstance(principal, Response):
+        return principal
+    try:
+        project = sandbox_store.get_project(session, project_id)
+    except opinion_store.NotFound:
+        return render(request, "participation/sandbox_missing.html", principal, 404)
+    form = {
+        name: "" if getattr(project, name) is None else str(getattr(project, name))
+        for name in FORM_FIELDS
+    }
+    return _new_form(request, principal, form, None, 200, here)
+
+
+@router.post(REGISTRY_PAGE.path + "/projects/{project_id}/edit")
+def update_project_from_form(
+    request: Request, session: SessionDep, project_id: int, form: ProjectForm
+) -> Response:
+    """Change a project from the form (operators)."""
+    check_csrf(request, form["csrf"] or None)
+    here = f"{REGISTRY_PAGE.path}/projects/{project_id}/edit"
+    principal = _operator(request, session, here)
+    if isinstance(principal, Response):
+        return principal
+    try:
+        project = sandbox_store.get_project(session, project_id)
+        sandbox_store.update_project(session, project, _project_input(form))
+    except opinion_store.NotFound:
+        return render(request, "participation/sandbox_missing.html", principal, 404)
+    except ValueError as exc:
+        session.rollback()
+        return _new_form(request, principal, form, str(exc), 422, here)
+    sandbox_opendata.publish(session, project)
+    audit.record(session, principal.username, "sandbox.update", f"sandbox:{project.id}")
     return RedirectResponse(f"{REGISTRY_PAGE.path}/projects/{project.id}", status_code=303)
 
 
