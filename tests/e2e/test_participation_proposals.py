@@ -157,7 +157,9 @@ def set_phases(
     assert response.ok, response.text()
 
 
-def test_a_proposal_is_supported_voted_and_decided(server: str, browser: Browser) -> None:
+def test_a_proposal_is_supported_voted_and_decided(
+    server: str, browser: Browser, tmp_path: Path
+) -> None:
     base_url = server
     operator, op_page = signed_in(browser, base_url, OPERATOR, "/participation/processes/new")
     op_page.get_by_label("Short name in the address").fill("e2e-crossings")
@@ -229,4 +231,5 @@ def test_a_proposal_is_supported_voted_and_decided(server: str, browser: Browser
     expect(public_page.locator("#proposal-status")).to_contain_text("Accepted")
     expect(public_page.locator("#results")).to_contain_text("accepted: 2 yes > 1 no")
     no_blocking_violations(public_page, base_url)
+    public_page.screenshot(path=str(tmp_path / "proposal-decided.png"), full_page=True)
     public.close()
