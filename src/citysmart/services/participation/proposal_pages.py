@@ -23,7 +23,7 @@ from citysmart.core import roles
 from citysmart.core.audit import record
 from citysmart.core.auth import OptionalPrincipal, Principal, SessionDep, check_csrf
 from citysmart.core.errors import Problem
-from citysmart.core.service import DashboardEntry, Job, Page
+from citysmart.core.service import DashboardEntry, DashboardProvider, Job, Page
 from citysmart.core.time import utcnow
 from citysmart.portal.pages import render
 from citysmart.services.participation import follows, guard
@@ -418,4 +418,4 @@ def dashboard_entries(session: Session, principal: Principal) -> list[DashboardE
     return entries
 
 
-DASHBOARD = (dashboard_entries,)
+DASHBOARD: tuple[DashboardProvider, ...] = (dashboard_entries,)
