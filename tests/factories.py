@@ -18,8 +18,17 @@ TABLES = (
     "dead_letter",
     "device",
     "entity",
+    "oidc_token",
+    "oidc_code",
+    "oidc_consent",
+    "oidc_subject",
+    "oidc_client",
+    "oidc_key",
     "api_token",
     "audit_event",
+    "password_reset_token",
+    "verification_code",
+    "census_record",
     "app_user",
 )
 

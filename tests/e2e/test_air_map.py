@@ -154,7 +154,7 @@ def _cli(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
 
 
 def _wait_healthy(base_url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 240  # a loaded machine can take minutes to start
     last = "no answer"
     while time.monotonic() < deadline:
         if process.poll() is not None:

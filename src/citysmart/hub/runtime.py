@@ -13,7 +13,7 @@ from citysmart.core.config import Settings
 from citysmart.core.db import make_engine, make_sessionmaker
 from citysmart.core.event_relay import PostgresEventRelay
 from citysmart.core.events import EventBus
-from citysmart.core.jobs import JobRunner, jobs_setting
+from citysmart.core.jobs import JobRunner, core_jobs, jobs_setting
 from citysmart.core.migrate import upgrade
 from citysmart.core.service import ServiceManifest, discover_services
 from citysmart.hub.broker import EmbeddedBroker
@@ -80,7 +80,9 @@ class HubRuntime:
         """
         if self.jobs is None:
             chosen = discover_services() if manifests is None else manifests
-            runner = JobRunner(self.engine, [j for m in chosen for j in m.jobs], self)
+            runner = JobRunner(
+                self.engine, [*core_jobs(), *(j for m in chosen for j in m.jobs)], self
+            )
             if run_now:
                 runner.run_now()
             self.jobs = runner

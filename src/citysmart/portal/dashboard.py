@@ -35,6 +35,7 @@ SECTION_TITLES = {
     "requests": ("Requests", "민원·제안"),
     "proposals": ("Your proposals", "나의 제안"),
     "votes": ("Votes", "투표"),
+    "surveys": ("Surveys to answer", "참여할 설문"),
     "alerts": ("Alerts", "알림 설정"),
 }
 

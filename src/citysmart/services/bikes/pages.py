@@ -33,8 +33,12 @@ from citysmart.portal.pages import render
 from citysmart.services.bikes import plan_routes, plan_store
 
 router = APIRouter(include_in_schema=False)
-PLAN_PAGE = Page(path="/bikes/plan", title="Rebalancing plan", title_ko="재배치 계획")
-DRIVER_PAGE = Page(path="/bikes/driver", title="Truck route", title_ko="트럭 경로")
+PLAN_PAGE = Page(
+    path="/bikes/plan", title="Rebalancing plan", title_ko="재배치 계획", role=roles.OPERATOR
+)
+DRIVER_PAGE = Page(
+    path="/bikes/driver", title="Truck route", title_ko="트럭 경로", role=plan_routes.DRIVER
+)
 API = "/api/v1/bikes/plans"
 
 

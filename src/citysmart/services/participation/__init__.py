@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from citysmart.core import roles
 from citysmart.core.service import ServiceManifest
 from citysmart.services.participation import (
     budget_api,
+    budget_entities,
     budget_pages,
+    opinion_opendata,
     proposal_api,
+    proposal_opendata,
     proposal_pages,
     sandbox_api,
+    sandbox_opendata,
     sandbox_pages,
     talk_api,
     talk_pages,
@@ -32,7 +35,15 @@ SERVICE = ServiceManifest(
         "regulatory-sandbox projects."
     ),
     router=router,
-    roles={roles.MODERATOR: {roles.RESIDENT, roles.CITIZEN}},
+    entity_types=(
+        proposal_opendata.PROCESS_TYPE,
+        proposal_opendata.PROPOSAL_TYPE,
+        *talk_api.ENTITY_TYPES,
+        *budget_entities.ENTITY_TYPES,
+        opinion_opendata.ENTITY_TYPE,
+        sandbox_opendata.ENTITY_TYPE,
+    ),
     pages=tuple(page for part in _PAGES for page in part.PAGES),
     jobs=tuple(job for part in (*_PARTS, *_PAGES) for job in part.JOBS),
+    dashboard=tuple(p for part in _PAGES for p in getattr(part, "DASHBOARD", ())),
 )

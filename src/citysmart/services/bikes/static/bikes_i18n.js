@@ -75,7 +75,7 @@
       send_failed: "Not saved: {e}",
       offline: "the server could not be reached",
       lang_toggle: "한국어",
-      lang_toggle_label: "한국어로 보기 (Korean)",
+      lang_toggle_label: "한국어 (view in Korean)",
     },
     ko: {
       plan_title: "자전거 재배치 계획",
@@ -144,7 +144,7 @@
       send_failed: "저장되지 않았습니다: {e}",
       offline: "서버에 연결할 수 없습니다",
       lang_toggle: "English",
-      lang_toggle_label: "View in English (영어로 보기)",
+      lang_toggle_label: "English (영어로 보기)",
     },
   };
 
