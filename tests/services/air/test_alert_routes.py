@@ -25,6 +25,7 @@ from citysmart.services.air import SERVICE, alert_routes, alert_store
 from citysmart.services.air.alerts import AreaHour
 from citysmart.services.air.grid import Grid
 from citysmart.services.air.jobs import floor_hour, run_hourly
+from citysmart.services.air.models import AirMapHour
 from citysmart.services.air.models_alerts import AirFollow
 from citysmart.services.air.notify import AlertSettings, deliver_due
 from citysmart.services.air.report import Month
@@ -300,10 +301,24 @@ def test_the_alerts_page_follows_unfollows_and_reads_without_script(
     assert air_client.get(f"{API}/follows").json()["follows"] == []
 
 
-def test_the_report_page_opens_last_month(air_client: TestClient) -> None:
+def test_the_report_page_opens_last_month(air_client: TestClient, air_runtime: HubRuntime) -> None:
+    seoul = ZoneInfo("Asia/Seoul")
+    now = dt.datetime.now(seoul)
+    last = Month(now.year, now.month).previous()
+    empty = air_client.get("/air/report", follow_redirects=False)
+    assert empty.status_code == 200
+    assert f"There is no report for {last} yet" in empty.text
+    with air_runtime.sessions.begin() as session:
+        session.add(
+            AirMapHour(
+                hour=last.start(seoul) + dt.timedelta(hours=5),
+                pollutant="pm25",
+                status="ok",
+                sensors_used=3,
+                inputs=[],
+            )
+        )
     answer = air_client.get("/air/report", follow_redirects=False)
     assert answer.status_code == 307
-    now = dt.datetime.now(ZoneInfo("Asia/Seoul"))
-    last = Month(now.year, now.month).previous()
     assert answer.headers["location"] == f"/api/v1/air/report?month={last}&format=html"
     assert 'href="/air/alerts"' in air_client.get("/air").text

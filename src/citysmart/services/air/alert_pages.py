@@ -27,7 +27,7 @@ from citysmart.core.models import User
 from citysmart.core.service import Page
 from citysmart.core.time import parse_instant, utcnow
 from citysmart.portal.pages import render
-from citysmart.services.air import alert_store
+from citysmart.services.air import alert_store, report_store
 from citysmart.services.air.alert_routes import (
     FollowCreate,
     add_follow,
@@ -175,11 +175,29 @@ def mark_read_from_form(
 
 
 @router.get(REPORT_PAGE.path)
-def read_report_page(request: Request) -> Response:
-    """Open the report of the last complete month (the month before this one, in KST)."""
-    now = utcnow().astimezone(ZoneInfo(request.app.state.settings.timezone))
+def read_report_page(
+    request: Request, session: SessionDep, principal: OptionalPrincipal
+) -> Response:
+    """Open the report of the last complete month (the month before this one, in KST).
+
+    Before the hourly job has drawn any map of that month, say so on a page (with the hours
+    it has drawn) rather than sending people to the API's error.
+    """
+    tz = ZoneInfo(request.app.state.settings.timezone)
+    now = utcnow().astimezone(tz)
     last = Month(now.year, now.month).previous()
-    return RedirectResponse(f"/api/v1/air/report?month={last}&format=html", status_code=307)
+    if report_store.mapped_hours(session, last.start(tz), last.next().start(tz)):
+        return RedirectResponse(f"/api/v1/air/report?month={last}&format=html", status_code=307)
+    first, latest = report_store.computed_range(session)
+    return render(
+        request,
+        "air/air_report_empty.html",
+        principal,
+        month=str(last),
+        first=first.astimezone(tz).strftime("%Y-%m-%d %H:00") if first else None,
+        latest=latest.astimezone(tz).strftime("%Y-%m-%d %H:00") if latest else None,
+        this_month=str(Month(now.year, now.month)),
+    )
 
 
 __all__ = ["PAGE", "REPORT_PAGE", "router"]
