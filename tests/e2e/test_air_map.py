@@ -16,13 +16,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-import os
 import re
-import struct
-import subprocess
-import sys
 import time
-import zlib
 import zoneinfo
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -34,12 +29,10 @@ import numpy as np
 import pytest
 from playwright.sync_api import (
     Browser,
-    ConsoleMessage,
     FloatRect,
     Locator,
     Page,
     expect,
-    sync_playwright,
 )
 
 from citysmart.core.config import Settings
@@ -47,22 +40,19 @@ from citysmart.hub.runtime import HubRuntime
 from citysmart.services.air import SERVICE
 from citysmart.services.air.grades import TABLES, Grade, grade
 from citysmart.services.air.types import Pollutant
-from tests.conftest import free_port, unavailable
+from tests.e2e.harness import (
+    ROOT,
+    cli,
+    log_tail,
+    need_leaflet,
+    serve,
+    server_env,
+    watch_problems,
+)
+from tests.e2e.png import decode_png
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-ROOT = Path(__file__).resolve().parents[2]
-LEAFLET = ROOT / "src" / "citysmart" / "portal" / "static" / "vendor" / "leaflet" / "leaflet.js"
 SEOUL = zoneinfo.ZoneInfo("Asia/Seoul")
 ADMIN = "air-e2e-admin"
 HOURS = 5  # whole hours of readings before the current one
@@ -137,37 +127,6 @@ class Server:
 
     base_url: str
     hours: list[str]  # the hours with a map, newest last
-
-
-def _cli(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "citysmart", *args],
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, f"citysmart {' '.join(args)} failed:\n{done.stdout}{done.stderr}"
-    return done.stdout
-
-
-def _wait_healthy(base_url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 240  # a loaded machine can take minutes to start
-    last = "no answer"
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"the server exited with {process.returncode}:\n{log.read_text()[-4000:]}")
-        try:
-            response = httpx.get(f"{base_url}/healthz", timeout=2)
-            if response.status_code == 200:
-                return
-            last = f"{response.status_code} {response.text}"
-        except httpx.TransportError as exc:
-            last = str(exc)
-        time.sleep(0.25)
-    pytest.fail(f"the server was not healthy within 60 s ({last}):\n{log.read_text()[-4000:]}")
 
 
 def _readings(sensor: Sensor, now: float) -> list[dict[str, object]]:
@@ -260,84 +219,23 @@ def _run_jobs(data: Path, secret_key: str) -> None:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """Run the real server on a free port with its own SQLite file, then feed it."""
     data = tmp_path_factory.mktemp("air-e2e")
-    http_port, mqtt_port = free_port(), free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CITYSMART_")}
-    env.update(
-        CITYSMART_DATA_DIR=str(data),
-        CITYSMART_EMBEDDED_MQTT_PORT=str(mqtt_port),
-        CITYSMART_SECRET_KEY="e2e-secret-key-0123456789-abcdefghijklmnop",
-        # The test runs the hourly job itself, once the readings are in.
-        CITYSMART_RUN_JOBS="0",
-        PYTHONUNBUFFERED="1",
-    )
-    _cli(env, "users", "add", ADMIN, "--role", "admin", "--no-password")
-    token = _cli(env, "users", "token", ADMIN).strip().splitlines()[-1]
-    log = data / "server.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "citysmart",
-                "serve",
-                "--no-mqtt",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(http_port),
-            ],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        base_url = f"http://127.0.0.1:{http_port}"
-        _wait_healthy(base_url, process, log)
+    # The test runs the hourly job itself, once the readings are in (jobs are off).
+    env = server_env(data)
+    cli(env, "users", "add", ADMIN, "--role", "admin", "--no-password")
+    token = cli(env, "users", "token", ADMIN).strip().splitlines()[-1]
+    with serve(env) as base_url:
         _store_readings(base_url, token)
         _run_jobs(data, env["CITYSMART_SECRET_KEY"])
         hours = httpx.get(f"{base_url}/api/v1/air/hours", timeout=10).json()["hours"]
-        assert len(hours) >= HOURS - 1, f"maps for {hours}:\n{log.read_text()[-4000:]}"
+        assert len(hours) >= HOURS - 1, f"maps for {hours}:\n{log_tail(data / 'server.log')}"
         yield Server(base_url, hours)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """Debian's chromium, headless (Playwright's own download does not work here)."""
-    if not CHROMIUM.exists():
-        unavailable("chromium", f"{CHROMIUM} is missing (apt-get install chromium)")
-    if not LEAFLET.exists():
-        unavailable(
-            "Leaflet",
-            "the map assets are not built (npm ci --prefix web && python scripts/build_assets.py)",
-        )
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-def watch_problems(page: Page) -> list[str]:
-    """Collect script errors, CSP violations and failed requests of a page."""
-    problems: list[str] = []
-
-    def on_console(message: ConsoleMessage) -> None:
-        if message.type == "error":
-            problems.append(message.text)
-
-    page.on("console", on_console)
-    page.on("pageerror", lambda exc: problems.append(str(exc)))
-    page.on(
-        "response",
-        lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None,
-    )
-    return problems
+def browser(browser: Browser) -> Browser:
+    """The shared chromium, once the map assets are known to be built."""
+    need_leaflet()
+    return browser
 
 
 def kst(iso: str) -> str:
@@ -437,52 +335,6 @@ def wait_for_new_zoom(page: Page, before: float) -> None:
         arg=before,
         timeout=10_000,
     )
-
-
-def decode_png(data: bytes) -> np.ndarray:
-    """Decode an 8-bit non-interlaced RGB(A) PNG, as Chromium's screenshots are, to RGB."""
-    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
-    pos, idat, header = 8, b"", None
-    while pos < len(data):
-        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
-        body = data[pos + 8 : pos + 8 + length]
-        pos += 12 + length
-        if kind == b"IHDR":
-            header = struct.unpack(">IIBBBBB", body)
-        elif kind == b"IDAT":
-            idat += body
-    assert header is not None, "no IHDR"
-    width, height, depth, colour, _, _, interlace = header
-    assert (depth, interlace) == (8, 0), header
-    assert colour in (2, 6), header
-    bpp = 3 if colour == 2 else 4
-    rows = np.frombuffer(zlib.decompress(idat), np.uint8).reshape(height, 1 + width * bpp)
-    out = np.zeros((height, width * bpp), np.int64)
-    previous = np.zeros(width * bpp, np.int64)
-    for y in range(height):
-        kind, line = int(rows[y, 0]), rows[y, 1:].astype(np.int64)
-        if kind == 0:
-            row = line
-        elif kind == 1:  # Sub: a running sum per channel
-            row = np.cumsum(line.reshape(width, bpp), axis=0).reshape(-1) & 0xFF
-        elif kind == 2:  # Up
-            row = (line + previous) & 0xFF
-        else:  # Average or Paeth: each byte depends on the one before it
-            row = np.zeros_like(line)
-            for x in range(width * bpp):
-                a = int(row[x - bpp]) if x >= bpp else 0
-                b = int(previous[x])
-                if kind == 3:
-                    guess = (a + b) >> 1
-                else:
-                    c = int(previous[x - bpp]) if x >= bpp else 0
-                    p = a + b - c
-                    pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-                    guess = a if pa <= pb and pa <= pc else b if pb <= pc else c
-                row[x] = (int(line[x]) + guess) & 0xFF
-        out[y] = row
-        previous = row
-    return out.reshape(height, width, bpp)[:, :, :3].astype(np.uint8)
 
 
 def coloured_share(png: bytes) -> float:
