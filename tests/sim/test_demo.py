@@ -67,7 +67,7 @@ def demo(tmp_path: Path) -> Iterator[tuple[str, str]]:
         log.close()
 
 
-def test_the_demo_serves_sejong_with_live_readings(demo: tuple[str, str]) -> None:
+def test_the_demo_serves_sejong_with_live_readings(demo: tuple[str, str], tmp_path: Path) -> None:
     base, password = demo
     with httpx.Client(base_url=base, timeout=10) as http:
         form = http.get("/signin").text
@@ -129,3 +129,23 @@ def test_the_demo_serves_sejong_with_live_readings(demo: tuple[str, str]) -> Non
         # At night the forecast may leave every station in its range: no jobs then.
         jobs = sum(len(r["jobs"]) for r in body["routes"])
         assert (jobs > 0) == (body["bikes_planned"] > 0)
+        # The participation scene is seeded over HTTP after the crew; its citizen signs in.
+        deadline = time.monotonic() + 120
+        log = ""
+        while "  Participation: '" not in log and time.monotonic() < deadline:
+            time.sleep(1)
+            log = (tmp_path / "demo.log").read_text()  # the fixture's tmp_path
+        assert "in the vote" in log, log[-2000:]
+        found = re.search(r"user 'citizen', password '([^']+)'", log)
+        assert found, log[-2000:]
+        with httpx.Client(base_url=base, timeout=10) as citizen:
+            token = re.search(r'name="csrf" value="([^"]+)"', citizen.get("/signin").text)
+            assert token
+            signed_in = citizen.post(
+                "/signin",
+                data={"username": "citizen", "password": found.group(1), "csrf": token.group(1)},
+            )
+            assert signed_in.status_code == 303
+        process = http.get("/api/v1/participation/processes/sejong-2026-citizen-proposals")
+        assert process.status_code == 200
+        assert process.json()["proposal_count"] == 6

@@ -17,6 +17,7 @@ import threading
 import click
 import httpx
 import uvicorn
+from sqlalchemy.exc import SQLAlchemyError
 
 from citysmart.core import accounts
 from citysmart.core.config import Settings
@@ -36,6 +37,7 @@ from citysmart.sim.bike_fleet import (
 from citysmart.sim.bike_roster import set_up_crew
 from citysmart.sim.geography import Area, Site, iot_sites, load_areas, reference_sites
 from citysmart.sim.model import UNITS, SiteState, new_state, reading
+from citysmart.sim.participation import CITIZEN, MODERATOR, Cast, make_cast, set_up_scene
 from citysmart.sim.publisher import DeviceFleet, ReadingSource
 from citysmart.sim.replay import REPLAY_LABEL, SOURCE_URL, Replay, ReplayError, make_replay
 
@@ -171,6 +173,7 @@ def run_demo(settings: Settings, host: str, port: int, interval: float) -> None:
             accounts.set_password(session, OPERATOR, password, actor="demo")
         # The demo acts as the bike operator over HTTP (trucks, staff, the first plan).
         crew_token, _ = accounts.issue_token(session, OPERATOR, 1)
+    cast = _participation_cast(runtime, crew_token)
     stored = backfill(runtime, sites, replay.values if replay is not None else None)
     hours_ready = 0
     if jobs_setting() is not False:
@@ -210,15 +213,18 @@ def run_demo(settings: Settings, host: str, port: int, interval: float) -> None:
                     f"  Open {url} and the hub explorer at {url}hub/explorer",
                     f"  Bike rebalancing plan: {url}bikes/plan (drivers: {url}bikes/driver)",
                     f"  Sign in as an operator: user '{OPERATOR}', password '{password}'",
+                    *_participation_lines(url, cast),
                     "  Stop with Ctrl+C.",
                 ]
             )
         )
+        today = dt.datetime.now(SEOUL_TZ).date()
         try:
-            today = dt.datetime.now(SEOUL_TZ).date()
             click.echo(f"  Bikes: {set_up_crew(url.rstrip('/'), crew_token, today)}")
         except httpx.HTTPError as exc:
             logger.warning("the demo could not set up the bike crew: %s", exc)
+        if cast is not None:  # set_up_scene logs its errors and says so
+            click.echo(f"  Participation: {set_up_scene(url.rstrip('/'), cast, today)}")
 
     threading.Thread(target=start_fleet_when_ready, daemon=True).start()
     try:
@@ -226,6 +232,29 @@ def run_demo(settings: Settings, host: str, port: int, interval: float) -> None:
     finally:
         fleet.stop()
         riders.stop()
+
+
+def _participation_cast(runtime: HubRuntime, operator_token: str) -> Cast | None:
+    """Create the participation scene's people, or None (with a warning) if that fails."""
+    try:
+        with runtime.sessions.begin() as session:
+            return make_cast(session, operator_token)
+    except (accounts.AccountError, SQLAlchemyError) as exc:
+        logger.warning("the demo could not create its citizens: %s", exc)
+        return None
+
+
+def _participation_lines(url: str, cast: Cast | None) -> list[str]:
+    """Say where participation is and how to sign in as the demo's citizen and moderator."""
+    if cast is None:
+        return []
+    return [
+        f"  Participation: {url}participation (sandbox trials: {url}sandbox, "
+        f"opinions: {url}participation/opinions)",
+        f"  Sign in as a verified citizen: user '{CITIZEN}', password "
+        f"'{cast.passwords[CITIZEN]}'; as a moderator: user '{MODERATOR}', password "
+        f"'{cast.passwords[MODERATOR]}'",
+    ]
 
 
 def _readings_lines(replay: Replay | None) -> list[str]:
