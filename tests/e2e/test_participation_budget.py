@@ -13,16 +13,11 @@ serious or critical violation on the ballot and results pages.
 from __future__ import annotations
 
 import datetime as dt
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from citysmart.core.accounts import create_user
 from citysmart.core.config import Settings
@@ -30,13 +25,11 @@ from citysmart.core.time import utcnow
 from citysmart.hub.runtime import HubRuntime
 from citysmart.services.participation.models_budget import Budget, BudgetProject
 from citysmart.services.participation.models_process import Process
-from tests.conftest import free_port, unavailable
-from tests.e2e.axe import blocking, describe, run_axe
-from tests.e2e.test_air_map import CHROMIUM, CHROMIUM_ARGS, _cli
+from tests.e2e import harness
+from tests.e2e.harness import SECRET, assert_accessible, cli, serve, server_env
 
 pytestmark = pytest.mark.e2e
 
-SECRET = "e2e-secret-key-0123456789-abcdefghijklmnop"
 OPERATOR, PASSWORD = "budget-e2e-operator", "e2e-budget-password"
 RESIDENTS = ("budget-e2e-minji", "budget-e2e-jiho", "budget-e2e-seoyeon")
 PROJECTS = (
@@ -76,77 +69,20 @@ def _store_budget(data: Path) -> int:
         runtime.stop()
 
 
-def wait_healthy(base_url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    """Wait for the server to answer /healthz (minutes: the test machine may be busy)."""
-    deadline = time.monotonic() + 240
-    last = "no answer"
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"the server exited with {process.returncode}:\n{log.read_text()[-4000:]}")
-        try:
-            response = httpx.get(f"{base_url}/healthz", timeout=2)
-            if response.status_code == 200:
-                return
-            last = f"{response.status_code} {response.text}"
-        except httpx.TransportError as exc:
-            last = str(exc)
-        time.sleep(0.5)
-    pytest.fail(f"the server was not healthy within 240 s ({last}):\n{log.read_text()[-4000:]}")
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
     """Run the real server with its own SQLite file; yield its address and the budget id."""
     data = tmp_path_factory.mktemp("budget-e2e")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CITYSMART_")}
-    env.update(
-        CITYSMART_DATA_DIR=str(data),
-        CITYSMART_EMBEDDED_MQTT_PORT=str(free_port()),
-        CITYSMART_SECRET_KEY=SECRET,
-        CITYSMART_RUN_JOBS="0",
-        PYTHONUNBUFFERED="1",
-    )
-    _cli(env, "users", "add", OPERATOR, "--role", "operator", "--password-stdin", stdin=PASSWORD)
+    env = server_env(data, SECRET)
+    cli(env, "users", "add", OPERATOR, "--role", "operator", "--password-stdin", stdin=PASSWORD)
     budget_id = _store_budget(data)
-    port = free_port()
-    log = data / "server.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "citysmart", "serve", "--no-mqtt", "--host", "127.0.0.1",
-             "--port", str(port)],
-            env=env, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    try:
-        base_url = f"http://127.0.0.1:{port}"
-        wait_healthy(base_url, process, log)
+    with serve(env) as base_url:
         yield base_url, budget_id
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """Debian's chromium, headless."""
-    if not CHROMIUM.exists():
-        unavailable("chromium", f"{CHROMIUM} is missing (apt-get install chromium)")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def sign_in(page: Page, base_url: str, path: str, user: str) -> None:
     """Sign in through the portal's form and come back to ``path``."""
-    page.goto(f"{base_url}/signin?next={path}")
-    page.get_by_label("User name").fill(user)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(f"{base_url}{path}")
+    harness.sign_in(page, base_url, user, PASSWORD, path)
 
 
 def tick(page: Page, titles: list[str]) -> None:
@@ -155,12 +91,6 @@ def tick(page: Page, titles: list[str]) -> None:
         box = page.get_by_role("checkbox", name=title)
         if (title in titles) != box.is_checked():
             box.click()
-
-
-def no_blocking_violations(page: Page, base_url: str) -> None:
-    """Fail on any serious or critical axe-core violation."""
-    found = blocking(run_axe(page, base_url))
-    assert not found, describe(page.url, found)
 
 
 def test_residents_allocate_the_budget_and_the_results_show_the_funded_projects(
@@ -192,7 +122,7 @@ def test_residents_allocate_the_budget_and_the_results_show_the_funded_projects(
             expect(page.locator("#spent")).to_have_text("40,000,000")
             page.get_by_role("button", name="Save my choice").click()
             expect(page.locator("#checkout-note")).to_contain_text("at least 50,000,000 KRW")
-            no_blocking_violations(page, base_url)
+            assert_accessible(page, base_url)
         tick(page, titles)
         page.get_by_role("button", name="Save my choice").click()
         expect(page).to_have_url(f"{base_url}{path}?saved=1#ballot")
@@ -235,5 +165,5 @@ def test_residents_allocate_the_budget_and_the_results_show_the_funded_projects(
         expect(row.locator("th")).to_have_text(title)
         expect(row.locator("td").nth(1)).to_have_text(votes)
         expect(row.locator("td").nth(2)).to_contain_text(outcome)
-    no_blocking_violations(page, base_url)
+    assert_accessible(page, base_url)
     public.close()
