@@ -19,6 +19,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
 
+from citysmart.core.config import Settings
+from citysmart.hub.runtime import HubRuntime
 from tests.conftest import free_port, unavailable
 from tests.e2e.axe import AXE_FILE, blocking, describe, run_axe
 
@@ -91,6 +93,16 @@ def wait_healthy(
             last = str(exc)
         time.sleep(0.25)
     pytest.fail(f"{url} was not healthy within {STARTUP_S} s ({last}):\n{log_tail(log)}")
+
+
+@contextmanager
+def open_store(data: Path, secret: str = SECRET) -> Iterator[HubRuntime]:
+    """Open the server's store in this process (to seed it or run its jobs); stop it after."""
+    runtime = HubRuntime.create(Settings(data_dir=data, mqtt_ingest=False, secret_key=secret))
+    try:
+        yield runtime
+    finally:
+        runtime.stop()
 
 
 @contextmanager
