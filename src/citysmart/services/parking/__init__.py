@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from citysmart.core.service import ServiceManifest
+from citysmart.services.parking import api
 from citysmart.services.parking.cli import parking
+from citysmart.services.parking.lots import LOT_TYPE, SPOT_TYPE
 
 SERVICE = ServiceManifest(
     name="parking",
     title="Smart parking",
-    description="Free-space forecasts for car parks (in progress: live occupancy and guidance).",
+    description="Car parks' live occupancy, guidance to a free space, free-space forecasts.",
+    router=api.router,
+    entity_types=(LOT_TYPE, SPOT_TYPE),
     commands=parking,
 )
