@@ -12,124 +12,49 @@ stated rule. axe-core finds no serious or critical violation on the pages.
 from __future__ import annotations
 
 import datetime as dt
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from citysmart.core.accounts import create_user
-from citysmart.core.config import Settings
 from citysmart.core.time import utcnow
-from citysmart.hub.runtime import HubRuntime
-from tests.conftest import free_port, unavailable
-from tests.e2e.axe import blocking, describe, run_axe
-from tests.e2e.test_air_map import CHROMIUM, CHROMIUM_ARGS, _cli
+from tests.e2e.harness import SECRET, assert_accessible, cli, open_store, serve, server_env, sign_in
 
 pytestmark = pytest.mark.e2e
 
-SECRET = "e2e-secret-key-0123456789-abcdefghijklmnop"
 OPERATOR, PASSWORD = "proposal-e2e-operator", "e2e-proposal-password"
 AUTHOR, RESIDENTS = "proposal-e2e-author", ("proposal-e2e-a", "proposal-e2e-b", "proposal-e2e-c")
 KST = ZoneInfo("Asia/Seoul")
 API = "/api/v1/participation"
 
 
-def wait_healthy(base_url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    """Wait for /healthz (up to 3 minutes: a loaded machine starts the server slowly)."""
-    deadline = time.monotonic() + 180
-    last = "no answer"
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"the server exited with {process.returncode}:\n{log.read_text()[-4000:]}")
-        try:
-            if httpx.get(f"{base_url}/healthz", timeout=5).status_code == 200:
-                return
-        except httpx.TransportError as exc:
-            last = str(exc)
-        time.sleep(0.5)
-    pytest.fail(f"the server was not healthy within 180 s ({last}):\n{log.read_text()[-4000:]}")
-
-
 def _store_residents(data: Path) -> None:
     """Create verified residents in the server's store."""
-    runtime = HubRuntime.create(Settings(data_dir=data, mqtt_ingest=False, secret_key=SECRET))
-    try:
-        with runtime.sessions.begin() as session:
-            for name in (AUTHOR, *RESIDENTS):
-                create_user(session, name, "resident", PASSWORD).verified_at = utcnow()
-    finally:
-        runtime.stop()
+    with open_store(data) as runtime, runtime.sessions.begin() as session:
+        for name in (AUTHOR, *RESIDENTS):
+            create_user(session, name, "resident", PASSWORD).verified_at = utcnow()
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Run the real server with its own SQLite file; yield its address."""
     data = tmp_path_factory.mktemp("proposal-e2e")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CITYSMART_")}
-    env.update(
-        CITYSMART_DATA_DIR=str(data),
-        CITYSMART_EMBEDDED_MQTT_PORT=str(free_port()),
-        CITYSMART_SECRET_KEY=SECRET,
-        CITYSMART_RUN_JOBS="0",
-        PYTHONUNBUFFERED="1",
-    )
-    _cli(env, "users", "add", OPERATOR, "--role", "operator", "--password-stdin", stdin=PASSWORD)
+    env = server_env(data, SECRET)
+    cli(env, "users", "add", OPERATOR, "--role", "operator", "--password-stdin", stdin=PASSWORD)
     _store_residents(data)
-    port = free_port()
-    log = data / "server.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "citysmart", "serve", "--no-mqtt", "--host", "127.0.0.1",
-             "--port", str(port)],
-            env=env, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    try:
-        base_url = f"http://127.0.0.1:{port}"
-        wait_healthy(base_url, process, log)
+    with serve(env) as base_url:
         yield base_url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """Debian's chromium, headless."""
-    if not CHROMIUM.exists():
-        unavailable("chromium", f"{CHROMIUM} is missing (apt-get install chromium)")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def signed_in(browser: Browser, base_url: str, user: str, path: str) -> tuple[BrowserContext, Page]:
     """Open a browser context signed in as ``user`` at ``path``."""
     context = browser.new_context(locale="en-US", viewport={"width": 1100, "height": 900})
     page = context.new_page()
-    page.goto(f"{base_url}/signin?next={path}")
-    page.get_by_label("User name").fill(user)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(f"{base_url}{path}")
+    sign_in(page, base_url, user, PASSWORD, path)
     return context, page
-
-
-def no_blocking_violations(page: Page, base_url: str) -> None:
-    """Fail on any serious or critical axe-core violation."""
-    found = blocking(run_axe(page, base_url))
-    assert not found, describe(page.url, found)
 
 
 def local(days: float) -> str:
@@ -178,7 +103,7 @@ def test_a_proposal_is_supported_voted_and_decided(
     expect(op_page.locator(".phase-current")).to_contain_text("Proposals")
 
     author, page = signed_in(browser, base_url, AUTHOR, "/participation/processes/e2e-crossings")
-    no_blocking_violations(page, base_url)
+    assert_accessible(page, base_url)
     page.get_by_role("link", name="Make a proposal").click()
     page.get_by_label("Title").fill("A raised crossing at Hansol school")
     page.get_by_label("Your proposal").fill("Cars drive fast <here>; children cross twice a day.")
@@ -187,7 +112,7 @@ def test_a_proposal_is_supported_voted_and_decided(
     expect(page.locator("h1")).to_have_text("A raised crossing at Hansol school")
     expect(page.locator(".pre").first).to_contain_text("Cars drive fast <here>")
     proposal_path = page.url.removeprefix(base_url)
-    no_blocking_violations(page, base_url)
+    assert_accessible(page, base_url)
     author.close()
 
     for resident in RESIDENTS[:2]:
@@ -209,7 +134,7 @@ def test_a_proposal_is_supported_voted_and_decided(
         page.get_by_role("button", name="Cast my vote").click()
         expect(page.locator("#voted")).to_contain_text("You have voted")
         if resident == RESIDENTS[0]:
-            no_blocking_violations(page, base_url)
+            assert_accessible(page, base_url)
             again = context.request.post(
                 f"{base_url}{API}/proposals/{proposal_path.rsplit('/', 1)[1]}/vote",
                 data={"choice": "no"},
@@ -230,6 +155,6 @@ def test_a_proposal_is_supported_voted_and_decided(
     public_page.goto(f"{base_url}{proposal_path}")
     expect(public_page.locator("#proposal-status")).to_contain_text("Accepted")
     expect(public_page.locator("#results")).to_contain_text("accepted: 2 yes > 1 no")
-    no_blocking_violations(public_page, base_url)
+    assert_accessible(public_page, base_url)
     public_page.screenshot(path=str(tmp_path / "proposal-decided.png"), full_page=True)
     public.close()
