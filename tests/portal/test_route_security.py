@@ -42,6 +42,16 @@ from citysmart.core.time import utcnow
 from citysmart.hub.runtime import HubRuntime
 from citysmart.portal.app import create_app
 from tests.factories import create_user_with_token
+from tests.portal.route_security_lists import (
+    CITIZEN_MAY,
+    DEVICE_ONLY,
+    INPUT_FIRST,
+    NO_SESSION,
+    OPERATOR_REFUSED,
+    PUBLIC,
+    VALIDATES_FIRST,
+    VERIFIED_ONLY,
+)
 from tests.services.participation.proposal_fixtures import make_process, make_proposal
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -50,115 +60,6 @@ UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
 PASSWORD = "correct horse battery"
 CSRF_FIELD = re.compile(r'name="csrf" value="([^"]+)"')
 PATH_PARAM = re.compile(r"\{([^}:]+)(?::[^}]+)?\}")
-
-# Routes anyone may call without signing in, each with why.
-PUBLIC: dict[tuple[str, str], str] = {
-    ("POST", "/signin"): "signing in is how one stops being anonymous (CSRF-checked)",
-    ("POST", "/signup"): "creating an account (CSRF-checked, rate-limited)",
-    ("POST", "/password/forgot"): "asks for a reset link by email; reveals nothing",
-    ("POST", "/password/reset"): "the emailed one-time reset token is the credential",
-    ("POST", "/oidc/token"): "OIDC clients authenticate with their client secret + code/PKCE",
-    ("POST", "/oidc/userinfo"): "OIDC: the access token in the request is the credential",
-    ("POST", "/ngsi-ld/v1/entityOperations/query"): "NGSI-LD query by POST: a read, public",
-    ("POST", "/signout"): "ends one's own session; anonymous it changes nothing (CSRF-checked)",
-}
-
-# Routes that check their input before the caller; anonymous they must still not succeed.
-INPUT_FIRST: dict[tuple[str, str], str] = {
-    ("POST", "/oidc/authorize"): "consent: checks the client first (400), sends users to /signin",
-}
-
-# Routes only a device may call: a user's token or session is refused with 401.
-DEVICE_ONLY: dict[tuple[str, str], str] = {
-    ("POST", "/api/v1/ingest"): "readings are sent with the device's own key",
-}
-
-P = "/api/v1/participation"
-# Routes a signed-in citizen (no special role) may call; all other writes need a role.
-CITIZEN_MAY: dict[tuple[str, str], str] = {
-    ("POST", "/api/v1/air/follows"): "follow a dong's air quality",
-    ("DELETE", "/api/v1/air/follows/{follow_id}"): "stop following (own follows only)",
-    ("POST", "/api/v1/air/notifications/{notification_id}/read"): "own notifications",
-    ("POST", "/api/v1/air/notifications/read"): "own notifications",
-    ("POST", "/air/alerts/follows"): "follow a dong (form)",
-    ("POST", "/air/alerts/follows/{follow_id}/delete"): "stop following (form, own only)",
-    ("POST", "/air/alerts/read"): "own notifications (form)",
-    ("POST", P + "/processes/{ref}/proposals"): "citizens propose",
-    ("PATCH", P + "/proposals/{proposal_id}"): "authors edit their own proposal",
-    ("POST", P + "/proposals/{proposal_id}/images"): "authors add images to their proposal",
-    ("PUT", P + "/follows/{target_type}/{target_id}"): "follow a process or proposal",
-    ("DELETE", P + "/follows/{target_type}/{target_id}"): "unfollow",
-    ("POST", P + "/comments"): "citizens comment",
-    ("PATCH", P + "/comments/{comment_id}"): "authors edit their own comment",
-    ("DELETE", P + "/comments/{comment_id}"): "authors (or moderators) delete a comment",
-    ("PUT", P + "/comments/{comment_id}/vote"): "vote on a comment",
-    ("POST", P + "/reports"): "report content to moderators",
-    ("POST", P + "/debates"): "citizens open debates",
-    ("POST", P + "/surveys/{survey_id}/responses"): "answer a survey",
-    ("POST", P + "/opinions"): "citizens send opinions (civil complaints)",
-    ("POST", P + "/opinions/{opinion_id}/follow"): "follow an opinion",
-    ("DELETE", P + "/opinions/{opinion_id}/follow"): "unfollow an opinion",
-    ("DELETE", P + "/sandbox/projects/{project_id}/signup"): "withdraw from a trial",
-    ("POST", "/participation/processes/{slug}/follow"): "follow a process (form)",
-    ("POST", "/participation/processes/{slug}/proposals"): "propose (form)",
-    ("POST", "/participation/proposals/{proposal_id}/follow"): "follow (form)",
-    ("POST", "/participation/comments"): "comment (form)",
-    ("POST", "/participation/comments/{comment_id}/vote"): "vote on a comment (form)",
-    ("POST", "/participation/comments/{comment_id}/edit"): "authors edit (form)",
-    ("POST", "/participation/comments/{comment_id}/delete"): "authors delete (form)",
-    ("POST", "/participation/reports"): "report content (form)",
-    ("POST", "/participation/debates"): "open a debate (form)",
-    ("POST", "/participation/surveys/{survey_id}"): "answer a survey (form)",
-    ("POST", "/participation/opinions/new"): "send an opinion (form)",
-    ("POST", "/participation/opinions/{opinion_id}/follow"): "follow an opinion (form)",
-    ("POST", "/signout"): "end one's own session",
-    ("POST", "/api/v1/me/notifications/read"): "own notifications",
-    ("POST", "/notifications/{note_id}/read"): "own notifications (form)",
-    ("POST", "/notifications/read-all"): "own notifications (form)",
-    ("POST", "/notifications/digest"): "own digest choice (form)",
-    ("POST", "/oidc/authorize"): "consent (or not) to a client signing oneself in",
-    ("POST", "/account"): "edit one's own profile",
-    ("POST", "/account/password"): "change one's own password",
-    ("POST", "/account/verify/census"): "verify one's own residence",
-    ("POST", "/account/verify/code"): "verify one's own residence with a code",
-}
-
-# Routes for verified residents only (support, vote, ballots, trials): a citizen who is not
-# verified is refused with 403 (and so is an operator who never verified), whatever the role.
-# The pages look the budget or trial up first, so without one they answer 404.
-VERIFIED_ONLY: dict[tuple[str, str], str] = {
-    ("POST", P + "/proposals/{proposal_id}/support"): "support a proposal",
-    ("DELETE", P + "/proposals/{proposal_id}/support"): "withdraw support",
-    ("POST", P + "/proposals/{proposal_id}/vote"): "vote on a proposal",
-    ("PUT", P + "/budgets/{budget_id}/ballot"): "fill a budget ballot",
-    ("POST", P + "/budgets/{budget_id}/ballot/checkout"): "cast a budget ballot",
-    ("POST", P + "/sandbox/projects/{project_id}/signup"): "sign up for a trial",
-    ("POST", "/participation/proposals/{proposal_id}/support"): "support (form)",
-    ("POST", "/participation/proposals/{proposal_id}/vote"): "vote (form)",
-    ("POST", "/participation/budgets/{budget_id}/ballot"): "fill a ballot (form)",
-    ("POST", "/participation/budgets/{budget_id}/checkout"): "cast a ballot (form)",
-    ("POST", "/sandbox/projects/{project_id}/signup"): "sign up for a trial (form)",
-}
-
-# Role routes an operator may not call either (they need admin or a service's own role).
-OPERATOR_REFUSED: dict[tuple[str, str], str] = {
-    ("POST", "/api/v1/devices"): "registering devices (and their keys) is for admins",
-    ("POST", "/api/v1/devices/{device_id}/revoke"): "revoking device keys is for admins",
-    ("POST", "/admin/residents/census"): "importing the census is for admins",
-    ("POST", "/admin/residents/codes"): "issuing verification codes is for admins",
-    ("POST", "/admin/residents/block"): "blocking accounts is for admins",
-}
-
-# Routes that never read the session cookie (so the CSRF check does not apply to them).
-NO_SESSION: dict[tuple[str, str], str] = {
-    **DEVICE_ONLY,
-    ("POST", "/oidc/token"): "OIDC client authentication, no cookie",
-    ("POST", "/oidc/userinfo"): "OIDC bearer access token, no cookie",
-    ("POST", "/ngsi-ld/v1/entityOperations/query"): "a read",
-}
-
-# Form values a route needs to pass validation where "1" is not valid.
-FORM_VALUES: dict[str, str] = {}
 
 
 @dataclass(frozen=True)
@@ -270,19 +171,20 @@ def send(
     csrf: str | None = None,
     token: str | None = None,
     values: dict[str, str] | None = None,
+    empty: bool = False,
 ) -> Response:
-    """Send ``route`` a minimal valid-looking request, with the CSRF token and token given."""
+    """Send ``route`` a minimal valid-looking request (or an empty one), with what is given."""
     url = route.url(values or {})
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     if csrf:
         headers["X-CSRF-Token"] = csrf
     if route.is_form:
-        form = {name: FORM_VALUES.get(name, "1") for name in route.form_fields}
+        form = {} if empty else {name: "1" for name in route.form_fields}
         if csrf:
             form["csrf"] = csrf
         return client.request(route.method, url, data=form, headers=headers, follow_redirects=False)
     return client.request(
-        route.method, url, json=route.body, headers=headers, follow_redirects=False
+        route.method, url, json={} if empty else route.body, headers=headers, follow_redirects=False
     )
 
 
@@ -357,6 +259,7 @@ def test_the_lists_name_only_existing_routes(app: FastAPI) -> None:
         "CITIZEN_MAY": CITIZEN_MAY,
         "NO_SESSION": NO_SESSION,
         "OPERATOR_REFUSED": OPERATOR_REFUSED,
+        "VALIDATES_FIRST": VALIDATES_FIRST,
         "VERIFIED_ONLY": VERIFIED_ONLY,
     }
     for name, listed in lists.items():
@@ -377,8 +280,12 @@ def anonymous_problems(app: FastAPI, routes: list[WriteRoute]) -> list[str]:
             bare_client.cookies.clear()
             bare = send(bare_client, route)
             response = send(client, route, csrf=csrf_of(client))
-            for who, answer in (("no cookie", bare), ("anonymous session", response)):
-                if route.key in INPUT_FIRST:
+            empty = send(client, route, csrf=csrf_of(client), empty=True)
+            answers = (("no cookie", bare), ("anonymous session", response), ("empty body", empty))
+            for who, answer in answers:
+                if who == "empty body" and route.key in VALIDATES_FIRST:
+                    ok = answer.status_code == 422 or refused(answer)
+                elif route.key in INPUT_FIRST:
                     ok = 400 <= answer.status_code < 500 or refused(answer)
                 else:
                     ok = refused(answer)
@@ -436,6 +343,7 @@ def test_an_unprotected_route_is_caught(app: FastAPI, runtime: HubRuntime) -> No
     assert [p.split(" ")[3] for p in anonymous_problems(app, canaries)] == [
         "/api/v1/canary/open",  # with no cookie
         "/api/v1/canary/open",  # with an anonymous session
+        "/api/v1/canary/open",  # with an empty body
     ]
     found = citizen_problems(app, runtime, canaries)
     assert [p.split(" ")[1] for p in found] == ["/api/v1/canary/open", "/api/v1/canary/admin"]
