@@ -130,3 +130,9 @@ VALIDATES_FIRST: dict[tuple[str, str], str] = {
     ("POST", "/participation/moderation/unblock"): _FORM_FIRST + " (username)",
     ("POST", "/notifications/digest"): _FORM_FIRST + " (digest)",
 }
+
+# Routes in CITIZEN_MAY that act on the caller's own proposal: another citizen gets 403.
+OWNED_BY_AUTHOR = (
+    ("PATCH", P + "/proposals/{proposal_id}"),
+    ("POST", P + "/proposals/{proposal_id}/images"),
+)

@@ -31,7 +31,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.params import Form
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
-from httpx import Response
+from httpx2 import Response
 from sqlalchemy import text
 from starlette.routing import Mount
 
@@ -48,6 +48,7 @@ from tests.portal.route_security_lists import (
     INPUT_FIRST,
     NO_SESSION,
     OPERATOR_REFUSED,
+    OWNED_BY_AUTHOR,
     PUBLIC,
     VALIDATES_FIRST,
     VERIFIED_ONLY,
@@ -386,5 +387,27 @@ def test_operators_pass_the_role_checks_citizens_fail(app: FastAPI, runtime: Hub
             if refused(response) != expected and not (
                 route.key in VERIFIED_ONLY and response.status_code == 404
             ):
+                problems.append(describe(route, response))
+    assert not problems, "\n".join(problems)
+
+
+def test_citizens_cannot_change_someone_elses_proposal(app: FastAPI, runtime: HubRuntime) -> None:
+    """Routes open to citizens for their own things refuse another citizen's (403)."""
+    token = create_user_with_token(runtime, "cit", "citizen", PASSWORD)
+    problems = []
+    with TestClient(app) as client:
+        values = seed(client, runtime)  # the proposal's author is "author", not "cit"
+        routes = [r for r in write_routes(app) if r.key in OWNED_BY_AUTHOR]
+        assert len(routes) == len(OWNED_BY_AUTHOR)
+        for route in routes:
+            body = {"title": "Taken over"} if route.method == "PATCH" else None
+            response = client.request(
+                route.method,
+                route.url(values),
+                json=body,
+                files=None if body else {"image": ("a.jpg", b"\xff\xd8\xff", "image/jpeg")},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            if response.status_code != 403 or "author" not in response.text:
                 problems.append(describe(route, response))
     assert not problems, "\n".join(problems)
