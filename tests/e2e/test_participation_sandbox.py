@@ -10,30 +10,21 @@ signs up for the sandbox trial. axe-core finds no serious or critical violation 
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from citysmart.core.accounts import create_user
-from citysmart.core.config import Settings
 from citysmart.core.time import utcnow
-from citysmart.hub.runtime import HubRuntime
 from citysmart.services.participation.models_sandbox import SandboxProject
-from tests.conftest import free_port, unavailable
-from tests.e2e.axe import blocking, describe, run_axe
-from tests.e2e.test_air_map import CHROMIUM, CHROMIUM_ARGS, _cli
+from tests.e2e import harness
+from tests.e2e.harness import SECRET, assert_accessible, cli, open_store, serve, server_env
 
 pytestmark = pytest.mark.e2e
 
-SECRET = "e2e-secret-key-0123456789-abcdefghijklmnop"
 OPERATOR, CITIZEN, RESIDENT = "opinion-e2e-operator", "opinion-e2e-citizen", "opinion-e2e-ara"
 PASSWORD = "e2e-opinion-password"
 PRIVATE = "The car with plate 12가3456 blocks the ramp every morning"
@@ -42,92 +33,35 @@ ANSWER = "Parking enforcement patrols the ramp from 1 December."
 
 def _store(data: Path) -> int:
     """Put the citizen, the resident and a project open for sign-ups in the server's store."""
-    runtime = HubRuntime.create(Settings(data_dir=data, mqtt_ingest=False, secret_key=SECRET))
-    try:
-        with runtime.sessions.begin() as session:
-            create_user(session, CITIZEN, "citizen", PASSWORD)
-            create_user(session, RESIDENT, "resident", PASSWORD).verified_at = utcnow()
-            project = SandboxProject(
-                title="Autonomous shuttle on the BRT loop",
-                title_ko="BRT 순환 자율주행 셔틀",
-                summary="Level-4 shuttles between Government Complex stops.",
-                field="transport",
-                track="demonstration_exemption",
-                operator_name="Sejong Mobility Co.",
-                place="Eojin-dong BRT stops",
-                scale="3 shuttles",
-                stage="selected",
-                capacity=10,
-            )
-            session.add(project)
-            session.flush()
-            return project.id
-    finally:
-        runtime.stop()
-
-
-def _wait_up(base_url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    """Wait for /healthz: up to 3 minutes, as a shared test machine can be slow to start it."""
-    deadline = time.monotonic() + 180
-    last = "no answer"
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"the server exited with {process.returncode}:\n{log.read_text()[-4000:]}")
-        try:
-            response = httpx.get(f"{base_url}/healthz", timeout=10)
-            if response.status_code == 200:
-                return
-            last = f"{response.status_code} {response.text}"
-        except httpx.TransportError as exc:
-            last = str(exc)
-        time.sleep(0.5)
-    pytest.fail(f"the server was not healthy within 180 s ({last}):\n{log.read_text()[-4000:]}")
+    with open_store(data) as runtime, runtime.sessions.begin() as session:
+        create_user(session, CITIZEN, "citizen", PASSWORD)
+        create_user(session, RESIDENT, "resident", PASSWORD).verified_at = utcnow()
+        project = SandboxProject(
+            title="Autonomous shuttle on the BRT loop",
+            title_ko="BRT 순환 자율주행 셔틀",
+            summary="Level-4 shuttles between Government Complex stops.",
+            field="transport",
+            track="demonstration_exemption",
+            operator_name="Sejong Mobility Co.",
+            place="Eojin-dong BRT stops",
+            scale="3 shuttles",
+            stage="selected",
+            capacity=10,
+        )
+        session.add(project)
+        session.flush()
+        return project.id
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
     """Run the real server with its own SQLite file; yield its address and the project id."""
     data = tmp_path_factory.mktemp("opinion-e2e")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CITYSMART_")}
-    env.update(
-        CITYSMART_DATA_DIR=str(data),
-        CITYSMART_EMBEDDED_MQTT_PORT=str(free_port()),
-        CITYSMART_SECRET_KEY=SECRET,
-        CITYSMART_RUN_JOBS="0",
-        PYTHONUNBUFFERED="1",
-    )
-    _cli(env, "users", "add", OPERATOR, "--role", "operator", "--password-stdin", stdin=PASSWORD)
+    env = server_env(data, SECRET)
+    cli(env, "users", "add", OPERATOR, "--role", "operator", "--password-stdin", stdin=PASSWORD)
     project_id = _store(data)
-    port = free_port()
-    log = data / "server.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "citysmart", "serve", "--no-mqtt", "--host", "127.0.0.1",
-             "--port", str(port)],
-            env=env, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    try:
-        base_url = f"http://127.0.0.1:{port}"
-        _wait_up(base_url, process, log)
+    with serve(env) as base_url:
         yield base_url, project_id
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """Debian's chromium, headless."""
-    if not CHROMIUM.exists():
-        unavailable("chromium", f"{CHROMIUM} is missing (apt-get install chromium)")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def _context(browser: Browser) -> BrowserContext:
@@ -138,17 +72,7 @@ def _context(browser: Browser) -> BrowserContext:
 
 def sign_in(page: Page, base_url: str, path: str, user: str) -> None:
     """Sign in through the portal's form and come back to ``path``."""
-    page.goto(f"{base_url}/signin?next={path}")
-    page.get_by_label("User name").fill(user)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(f"{base_url}{path}")
-
-
-def no_blocking_violations(page: Page, base_url: str) -> None:
-    """Fail on any serious or critical axe-core violation."""
-    found = blocking(run_axe(page, base_url))
-    assert not found, describe(page.url, found)
+    harness.sign_in(page, base_url, user, PASSWORD, path)
 
 
 def _act(page: Page, status: str, answer: str | None = None) -> None:
@@ -167,7 +91,7 @@ def test_a_complaint_is_answered_and_a_resident_joins_a_trial(
     citizen = _context(browser)
     page = citizen.new_page()
     sign_in(page, base_url, "/participation/opinions/new", CITIZEN)
-    no_blocking_violations(page, base_url)
+    assert_accessible(page, base_url)
     page.get_by_label("Complaint").check()
     page.get_by_label("Category").select_option("parking")
     page.locator("#title").fill("Ramp blocked at Hansol-dong library")
@@ -178,17 +102,17 @@ def test_a_complaint_is_answered_and_a_resident_joins_a_trial(
     link = page.url.removeprefix(base_url)
     expect(page.locator("#opinion-status")).to_contain_text("Open")
     expect(page.locator("#opinion-department")).to_contain_text("Transportation Division")
-    no_blocking_violations(page, base_url)
+    assert_accessible(page, base_url)
 
     # The operator assigns it, starts work and closes it with an answer.
     operator = _context(browser)
     desk = operator.new_page()
     sign_in(desk, base_url, "/participation/opinions/queue", OPERATOR)
     expect(desk.locator("#queue")).to_contain_text("Ramp blocked at Hansol-dong library")
-    no_blocking_violations(desk, base_url)
+    assert_accessible(desk, base_url)
     desk.get_by_role("link", name="Ramp blocked at Hansol-dong library").click()
     expect(desk).to_have_url(f"{base_url}{link}")
-    no_blocking_violations(desk, base_url)
+    assert_accessible(desk, base_url)
     _act(desk, "assigned")
     expect(desk.locator("#opinion-status")).to_contain_text("Assigned")
     _act(desk, "in_progress")
@@ -212,17 +136,17 @@ def test_a_complaint_is_answered_and_a_resident_joins_a_trial(
     public.goto(f"{base_url}/participation/opinions")
     expect(public.locator("#opinions")).to_contain_text("Closed")
     expect(public.locator("body")).not_to_contain_text("Ramp blocked")
-    no_blocking_violations(public, base_url)
+    assert_accessible(public, base_url)
     public.goto(f"{base_url}/sandbox")
     expect(public.locator("#projects")).to_contain_text("Autonomous shuttle on the BRT loop")
-    no_blocking_violations(public, base_url)
+    assert_accessible(public, base_url)
 
     # A verified resident signs up for the trial.
     resident = _context(browser)
     trial = resident.new_page()
     path = f"/sandbox/projects/{project_id}"
     sign_in(trial, base_url, path, RESIDENT)
-    no_blocking_violations(trial, base_url)
+    assert_accessible(trial, base_url)
     trial.get_by_role("button", name="Sign up to try it").click()
     expect(trial.locator("#signup-state")).to_contain_text("You are signed up")
     expect(trial.locator("#project-signups")).to_contain_text("1 / 10")
