@@ -11,12 +11,8 @@ lands back on the service signed in; a trusted service skips the consent page.
 
 from __future__ import annotations
 
-import os
 import secrets
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from html import escape
@@ -29,7 +25,7 @@ import uvicorn
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from joserfc import jwt
 from joserfc.jwk import KeySet
-from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -39,14 +35,20 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from citysmart.core.accounts import create_user
-from citysmart.core.config import Settings
-from citysmart.hub.runtime import HubRuntime
-from tests.conftest import free_port, unavailable
-from tests.e2e.test_air_map import CHROMIUM, CHROMIUM_ARGS, _cli
+from tests.conftest import free_port
+from tests.e2e.harness import (
+    SECRET,
+    cli,
+    fill_sign_in,
+    open_store,
+    serve,
+    server_env,
+    wait_healthy,
+    watch_problems,
+)
 
 pytestmark = pytest.mark.e2e
 
-SECRET = "e2e-secret-key-0123456789-abcdefghijklmnop"
 CITIZEN, PASSWORD, NAME = "oidc-e2e-citizen", "e2e-oidc-password", "Park Jiwoo"
 
 
@@ -140,113 +142,46 @@ class Sites:
 def sites(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sites]:
     """Run the portal (a real server) and the relying party (uvicorn in a thread)."""
     data = tmp_path_factory.mktemp("oidc-e2e")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CITYSMART_")}
-    env.update(
-        CITYSMART_DATA_DIR=str(data),
-        CITYSMART_EMBEDDED_MQTT_PORT=str(free_port()),
-        CITYSMART_SECRET_KEY=SECRET,
-        CITYSMART_RUN_JOBS="0",
-        PYTHONUNBUFFERED="1",
-    )
-    runtime = HubRuntime.create(Settings(data_dir=data, mqtt_ingest=False, secret_key=SECRET))
-    try:
+    env = server_env(data, SECRET)
+    with open_store(data) as runtime:
         runtime.migrate()
         with runtime.sessions.begin() as session:
             create_user(session, CITIZEN, "citizen", PASSWORD, display_name=NAME)
-    finally:
-        runtime.stop()
     rp_port = free_port()
     rp_base = f"http://localhost:{rp_port}"
     clients = {}
     for which, flags in (("consent", ()), ("trusted", ("--trusted",))):
-        out = _cli(env, "oidc", "add-client", f"Bikes ({which})", "--redirect-uri",
-                   f"{rp_base}/callback", *flags)  # fmt: skip
+        out = cli(env, "oidc", "add-client", f"Bikes ({which})", "--redirect-uri",
+                  f"{rp_base}/callback", *flags)  # fmt: skip
         lines = dict(line.split(": ", 1) for line in out.splitlines() if ": " in line)
         clients[which] = RpClient(lines["client_id"], lines["client_secret"])
-    assert "Bikes (trusted)" in _cli(env, "oidc", "list-clients")
+    assert "Bikes (trusted)" in cli(env, "oidc", "list-clients")
 
-    port = free_port()
-    log = data / "server.log"
-    with log.open("wb") as out_file:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "citysmart", "serve", "--no-mqtt", "--host", "127.0.0.1",
-             "--port", str(port)],
-            env=env, stdout=out_file, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    rp_server: uvicorn.Server | None = None
-    thread: threading.Thread | None = None
-    try:
-        portal = f"http://127.0.0.1:{port}"
-        _wait_up(f"{portal}/healthz", process, log)
+    with serve(env) as portal:
         app = relying_party(portal, clients, rp_base)
         rp_server = uvicorn.Server(
             uvicorn.Config(app, host="127.0.0.1", port=rp_port, log_level="warning")
         )
         thread = threading.Thread(target=rp_server.run, daemon=True)
         thread.start()
-        _wait_up(rp_base)
-        yield Sites(portal, rp_base)
-    finally:
-        if rp_server is not None and thread is not None:
+        try:
+            wait_healthy(rp_base)
+            yield Sites(portal, rp_base)
+        finally:
             rp_server.should_exit = True
             thread.join(timeout=10)
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
-
-
-def _wait_up(
-    url: str, process: subprocess.Popen[bytes] | None = None, log: Path | None = None
-) -> None:
-    # Generous: on a busy shared machine the server's imports alone can take a minute.
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            tail = log.read_text()[-4000:] if log else ""
-            pytest.fail(f"the server exited with {process.returncode}:\n{tail}")
-        try:
-            if httpx.get(url, timeout=5).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.25)
-    pytest.fail(f"nothing answered 200 at {url} within 180 s")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """Debian's chromium, headless."""
-    if not CHROMIUM.exists():
-        unavailable("chromium", f"{CHROMIUM} is missing (apt-get install chromium)")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def _watch(page: Page) -> list[str]:
-    problems: list[str] = []
-
-    def on_console(message: ConsoleMessage) -> None:
-        # The relying party has no favicon; anything else (a CSP refusal above all) counts.
-        if message.type == "error" and "favicon" not in str(message.location.get("url", "")):
-            problems.append(f"{message.text} ({message.location.get('url')})")
-
-    page.on("console", on_console)
-    page.on("pageerror", lambda exc: problems.append(str(exc)))
-    return problems
+    # The relying party has no favicon; anything else (a CSP refusal above all) counts.
+    return watch_problems(page, ("favicon",), responses=False)
 
 
 def _start(page: Page, sites: Sites, which: str) -> None:
     page.goto(sites.rp)
     page.get_by_role("link", name=f"Sign in ({which})").click()
     page.wait_for_url(f"{sites.portal}/signin*")
-    page.get_by_label("User name").fill(CITIZEN)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    fill_sign_in(page, CITIZEN, PASSWORD)
 
 
 def test_citizen_signs_in_to_a_service_through_the_portal(
