@@ -18,7 +18,8 @@ def lot(
 
 def test_the_chance_of_a_space_follows_the_forecast() -> None:
     assert chance_of_space(30, 20, 40) > 0.999
-    assert chance_of_space(0, 0, 0) < 0.5
+    assert chance_of_space(0, 0, 0) == 0.0  # an exact count of a full lot
+    assert chance_of_space(3, 3, 3) == 1.0
     # sd = 6 / 2.5632 = 2.341; P(X > 0.5) = Phi(1.5 / 2.341) = Phi(0.641) = 0.739
     assert chance_of_space(2, 0, 6) == pytest.approx(0.739, abs=0.002)
     assert chance_of_space(5, 0, 10) > chance_of_space(2, 0, 10)

@@ -50,7 +50,13 @@ class Suggestion:
 
 
 def chance_of_space(expected: float, low: float, high: float) -> float:
-    """Return P(free spaces >= 1) for a normal with the interval's implied spread."""
+    """Return P(free spaces >= 1) for a normal with the interval's implied spread.
+
+    An interval of no width is an exact count (the live value, no forecast): a space is
+    there or it is not.
+    """
+    if high <= low:
+        return 1.0 if expected >= 0.5 else 0.0
     sd = max((high - low) / (2 * Z80), 0.5)
     # Continuity correction: at least one space means the continuous value passes 0.5.
     return 0.5 * math.erfc((0.5 - expected) / (sd * math.sqrt(2)))
