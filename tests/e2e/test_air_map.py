@@ -35,8 +35,6 @@ from playwright.sync_api import (
     expect,
 )
 
-from citysmart.core.config import Settings
-from citysmart.hub.runtime import HubRuntime
 from citysmart.services.air import SERVICE
 from citysmart.services.air.grades import TABLES, Grade, grade
 from citysmart.services.air.types import Pollutant
@@ -45,6 +43,7 @@ from tests.e2e.harness import (
     cli,
     log_tail,
     need_leaflet,
+    open_store,
     serve,
     server_env,
     watch_problems,
@@ -205,14 +204,10 @@ def _store_readings(base_url: str, token: str) -> None:
 
 def _run_jobs(data: Path, secret_key: str) -> None:
     """Run the air service's hourly job, then its forecast job, as a worker's runner does."""
-    settings = Settings(data_dir=data, mqtt_ingest=False, secret_key=secret_key)
-    runtime = HubRuntime.create(settings)
-    try:
+    with open_store(data, secret_key) as runtime:
         for name in ("air.hourly", "air.forecast"):
             job = next(job for job in SERVICE.jobs if job.name == name)
             job.run(runtime)
-    finally:
-        runtime.stop()
 
 
 @pytest.fixture(scope="module")

@@ -20,13 +20,11 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from citysmart.core.accounts import create_user
-from citysmart.core.config import Settings
 from citysmart.core.time import utcnow
-from citysmart.hub.runtime import HubRuntime
 from citysmart.services.participation.models_budget import Budget, BudgetProject
 from citysmart.services.participation.models_process import Process
 from tests.e2e import harness
-from tests.e2e.harness import SECRET, assert_accessible, cli, serve, server_env
+from tests.e2e.harness import SECRET, assert_accessible, cli, open_store, serve, server_env
 
 pytestmark = pytest.mark.e2e
 
@@ -42,31 +40,27 @@ PROJECTS = (
 
 def _store_budget(data: Path) -> int:
     """Put residents, a process, a budget and its projects in the server's store."""
-    runtime = HubRuntime.create(Settings(data_dir=data, mqtt_ingest=False, secret_key=SECRET))
-    try:
-        with runtime.sessions.begin() as session:
-            for name in RESIDENTS:
-                create_user(session, name, "resident", PASSWORD).verified_at = utcnow()
-            process = Process(slug="e2e-budget", title="Neighbourhood budget", published=True)
-            session.add(process)
-            session.flush()
-            budget = Budget(
-                process_id=process.id,
-                title="Dodam-dong budget 2027",
-                title_ko="도담동 2027 주민참여예산",
-                total_krw=100_000_000,
-                min_share_pct=50,
-                rule="greedy",
-                opens_at=utcnow() - dt.timedelta(hours=1),
-                closes_at=utcnow() + dt.timedelta(days=7),
-            )
-            session.add(budget)
-            session.flush()
-            for title, cost in PROJECTS:
-                session.add(BudgetProject(budget_id=budget.id, title=title, cost_krw=cost))
-            return budget.id
-    finally:
-        runtime.stop()
+    with open_store(data) as runtime, runtime.sessions.begin() as session:
+        for name in RESIDENTS:
+            create_user(session, name, "resident", PASSWORD).verified_at = utcnow()
+        process = Process(slug="e2e-budget", title="Neighbourhood budget", published=True)
+        session.add(process)
+        session.flush()
+        budget = Budget(
+            process_id=process.id,
+            title="Dodam-dong budget 2027",
+            title_ko="도담동 2027 주민참여예산",
+            total_krw=100_000_000,
+            min_share_pct=50,
+            rule="greedy",
+            opens_at=utcnow() - dt.timedelta(hours=1),
+            closes_at=utcnow() + dt.timedelta(days=7),
+        )
+        session.add(budget)
+        session.flush()
+        for title, cost in PROJECTS:
+            session.add(BudgetProject(budget_id=budget.id, title=title, cost_krw=cost))
+        return budget.id
 
 
 @pytest.fixture(scope="module")
