@@ -11,9 +11,6 @@ API both show it done, without a reload. Screenshots are kept in the test's temp
 from __future__ import annotations
 
 import datetime as dt
-import os
-import subprocess
-import sys
 import zoneinfo
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,17 +21,13 @@ import pytest
 from playwright.sync_api import (
     Browser,
     BrowserContext,
-    ConsoleMessage,
     Page,
     expect,
-    sync_playwright,
 )
 
 from citysmart.core import roles
 from citysmart.core.accounts import create_user
-from citysmart.core.config import Settings
 from citysmart.core.time import utcnow
-from citysmart.hub.runtime import HubRuntime
 from citysmart.services.bikes import SERVICE, plan_store
 from citysmart.services.bikes.rebalancing.inventory import InventoryTarget
 from citysmart.services.bikes.rebalancing.planning import (
@@ -44,13 +37,21 @@ from citysmart.services.bikes.rebalancing.planning import (
 )
 from citysmart.services.bikes.stations import StationSpec, register_stations
 from citysmart.services.bikes.store import TruckSpec, add_truck
-from tests.conftest import free_port, unavailable
-from tests.e2e.test_air_map import CHROMIUM, CHROMIUM_ARGS, LEAFLET, _cli, _wait_healthy, decode_png
+from tests.e2e.harness import (
+    SECRET,
+    cli,
+    need_leaflet,
+    open_store,
+    serve,
+    server_env,
+    sign_in_redirected,
+    watch_problems,
+)
+from tests.e2e.png import decode_png
 
 pytestmark = pytest.mark.e2e
 
 SEOUL = zoneinfo.ZoneInfo("Asia/Seoul")
-SECRET = "e2e-secret-key-0123456789-abcdefghijklmnop"
 OPERATOR, DRIVER, PASSWORD = "bike-e2e-operator", "bike-e2e-driver", "e2e-bike-password"
 STATIONS = (
     StationSpec("E2E01", "세종시청 e2e", "Sejong City Hall e2e", 127.2890, 36.4800, 20),
@@ -88,8 +89,7 @@ class Server:
 
 def _store_plan(data: Path) -> None:
     """Put the stations, trucks and a plan in the server's store, as the planner would."""
-    runtime = HubRuntime.create(Settings(data_dir=data, mqtt_ingest=False, secret_key=SECRET))
-    try:
+    with open_store(data) as runtime:
         # The CLI knows only the core roles; the app declares the services' (bike_driver).
         for role, includes in SERVICE.roles.items():
             roles.add_role(role, includes)
@@ -108,89 +108,29 @@ def _store_plan(data: Path) -> None:
             plan_store.save_plan(
                 session, plan, start, start + dt.timedelta(hours=6), "morning", "e2e forecast"
             )
-    finally:
-        runtime.stop()
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """Run the real server on a free port with its own SQLite file and a stored plan."""
     data = tmp_path_factory.mktemp("bikes-e2e")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CITYSMART_")}
-    env.update(
-        CITYSMART_DATA_DIR=str(data),
-        CITYSMART_EMBEDDED_MQTT_PORT=str(free_port()),
-        CITYSMART_SECRET_KEY=SECRET,
-        CITYSMART_RUN_JOBS="0",
-        PYTHONUNBUFFERED="1",
-    )
-    _cli(env, "users", "add", OPERATOR, "--role", "operator", "--password-stdin", stdin=PASSWORD)
+    env = server_env(data, SECRET)
+    cli(env, "users", "add", OPERATOR, "--role", "operator", "--password-stdin", stdin=PASSWORD)
     _store_plan(data)
-    port = free_port()
-    log = data / "server.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "citysmart", "serve", "--no-mqtt", "--host", "127.0.0.1",
-             "--port", str(port)],
-            env=env, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    try:
-        base_url = f"http://127.0.0.1:{port}"
-        _wait_healthy(base_url, process, log)
+    with serve(env) as base_url:
         yield Server(base_url)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """Debian's chromium, headless (Playwright's own download does not work here)."""
-    if not CHROMIUM.exists():
-        unavailable("chromium", f"{CHROMIUM} is missing (apt-get install chromium)")
-    if not LEAFLET.exists():
-        unavailable("Leaflet", "the map assets are not built (python scripts/build_assets.py)")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-def watch_problems(page: Page, allowed: tuple[str, ...] = ()) -> list[str]:
-    """Collect script errors, CSP violations and failed requests (but those ``allowed``)."""
-    problems: list[str] = []
-
-    def on_console(message: ConsoleMessage) -> None:
-        # A failed request is logged too, at the request's address.
-        where = str(message.location.get("url", ""))
-        if message.type == "error" and not any(a in where for a in allowed):
-            problems.append(message.text)
-
-    page.on("console", on_console)
-    page.on("pageerror", lambda exc: problems.append(str(exc)))
-    page.on(
-        "response",
-        lambda r: (
-            problems.append(f"{r.status} {r.url}")
-            if r.status >= 400 and not any(a in r.url for a in allowed)
-            else None
-        ),
-    )
-    return problems
+def browser(browser: Browser) -> Browser:
+    """The shared chromium, once the map assets are known to be built."""
+    need_leaflet()
+    return browser
 
 
 def sign_in(page: Page, base_url: str, path: str, user: str) -> None:
     """Open a page, be sent to sign in, and come back to it signed in."""
-    page.goto(f"{base_url}{path}")
-    expect(page).to_have_url(f"{base_url}/signin?next={path}")
-    page.get_by_label("User name").fill(user)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(f"{base_url}{path}")
+    sign_in_redirected(page, base_url, path, user, PASSWORD)
 
 
 def active(context: BrowserContext, base_url: str, truck: str | None = None) -> dict[str, Any]:

@@ -9,38 +9,30 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import subprocess
-import sys
 import time
 import zoneinfo
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
-from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
-from tests.conftest import free_port, unavailable
+from tests.e2e.harness import (
+    ROOT,
+    cli,
+    need_leaflet,
+    serve,
+    server_env,
+    sign_in_redirected,
+    watch_problems,
+)
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "test-results"
-LEAFLET = ROOT / "src" / "citysmart" / "portal" / "static" / "vendor" / "leaflet" / "leaflet.js"
 USER, PASSWORD = "operator1", "e2e-operator-password"
 DEVICE = "aq-e2e-01"
 ENTITY = "urn:ngsi-ld:AirQualityObserved:sejong-hansol-01"
@@ -56,51 +48,14 @@ class Server:
     log: Path
 
 
-def _cli(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "citysmart", *args],
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, f"citysmart {' '.join(args)} failed:\n{done.stdout}{done.stderr}"
-    return done.stdout
-
-
-def _wait_healthy(base_url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    last = "no answer"
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"the server exited with {process.returncode}:\n{log.read_text()[-4000:]}")
-        try:
-            response = httpx.get(f"{base_url}/healthz", timeout=2)
-            if response.status_code == 200:
-                return
-            last = f"{response.status_code} {response.text}"
-        except httpx.TransportError as exc:
-            last = str(exc)
-        time.sleep(0.25)
-    pytest.fail(f"the server was not healthy within 60 s ({last}):\n{log.read_text()[-4000:]}")
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """Run the real server on free ports with its own SQLite file and embedded broker."""
     data = tmp_path_factory.mktemp("e2e")
-    http_port, mqtt_port = free_port(), free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CITYSMART_")}
-    env.update(
-        CITYSMART_DATA_DIR=str(data),
-        CITYSMART_EMBEDDED_MQTT_PORT=str(mqtt_port),
-        CITYSMART_SECRET_KEY="e2e-secret-key-0123456789-abcdefghijklmnop",
-        PYTHONUNBUFFERED="1",
-    )
-    _cli(env, "users", "add", USER, "--role", "operator", "--password-stdin", stdin=PASSWORD + "\n")
-    added = _cli(
+    env = server_env(data)
+    del env["CITYSMART_RUN_JOBS"]  # this server runs its jobs as by default
+    cli(env, "users", "add", USER, "--role", "operator", "--password-stdin", stdin=PASSWORD + "\n")
+    added = cli(
         env,
         "devices",
         "add",
@@ -117,50 +72,16 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "127.2583",
     )
     device_key = added.strip().splitlines()[-1]
-    log = data / "server.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "citysmart",
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(http_port),
-            ],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        base_url = f"http://127.0.0.1:{http_port}"
-        _wait_healthy(base_url, process, log)
-        yield Server(base_url, mqtt_port, device_key, log)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
+    with serve(env, mqtt=True) as base_url:
+        mqtt_port = int(env["CITYSMART_EMBEDDED_MQTT_PORT"])
+        yield Server(base_url, mqtt_port, device_key, data / "server.log")
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """Debian's chromium, headless (Playwright's own download does not work here)."""
-    if not CHROMIUM.exists():
-        unavailable("chromium", f"{CHROMIUM} is missing (apt-get install chromium)")
-    if not LEAFLET.exists():
-        unavailable(
-            "Leaflet",
-            "the map assets are not built (npm ci --prefix web && python scripts/build_assets.py)",
-        )
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+def browser(browser: Browser) -> Browser:
+    """The shared chromium, once the map assets are known to be built."""
+    need_leaflet()
+    return browser
 
 
 def publish(port: int, device_id: str, pack: list[dict[str, object]]) -> None:
@@ -178,12 +99,8 @@ def publish(port: int, device_id: str, pack: list[dict[str, object]]) -> None:
 
 
 def sign_in(page: Page, base_url: str) -> None:
-    page.goto(f"{base_url}/hub/explorer")
-    expect(page).to_have_url(f"{base_url}/signin?next=/hub/explorer")
-    page.get_by_label("User name").fill(USER)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(f"{base_url}/hub/explorer")
+    """Open the explorer, be sent to sign in, and come back to it signed in."""
+    sign_in_redirected(page, base_url, "/hub/explorer", USER, PASSWORD)
 
 
 def test_explorer_shows_the_map_devices_and_live_readings(server: Server, browser: Browser) -> None:
@@ -191,9 +108,8 @@ def test_explorer_shows_the_map_devices_and_live_readings(server: Server, browse
     # The browser runs on UTC: the page must still show Seoul time.
     context = browser.new_context(viewport={"width": 1280, "height": 900}, timezone_id="UTC")
     page = context.new_page()
-    problems: list[str] = []
-    page.on("console", lambda m: problems.append(m.text) if _is_problem(m) else None)
-    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    # CSP violations and script errors are logged as console errors.
+    problems = watch_problems(page, responses=False)
     page.on(
         "response",
         lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None,
@@ -259,17 +175,11 @@ def test_explorer_fits_a_phone(server: Server, browser: Browser) -> None:
         context.close()
 
 
-def _is_problem(message: ConsoleMessage) -> bool:
-    # CSP violations and script errors are logged as console errors.
-    return message.type == "error"
-
-
 def test_api_docs_render_from_local_assets(server: Server, browser: Browser) -> None:
     context = browser.new_context()
     page = context.new_page()
-    problems: list[str] = []
-    page.on("console", lambda m: problems.append(m.text) if _is_problem(m) else None)
-    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    # CSP violations and script errors are logged as console errors.
+    problems = watch_problems(page, responses=False)
     try:
         page.goto(f"{server.base_url}/docs")
         expect(page.locator(".opblock-summary-path", has_text="/api/v1/ingest")).to_have_count(1)
